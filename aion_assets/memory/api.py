@@ -1,0 +1,212 @@
+"""HTTP routes of the memory store: ingestion, self-edit review, reads.
+
+Plain FastAPI; every route is scoped to the tenant of the caller's token.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
+
+from aion_assets.core.auth import Principal, Role
+from aion_assets.core.http import ApiError, principal, read_json, validate
+from aion_assets.memory.models import (
+    EditStatus,
+    Interaction,
+    InteractionIn,
+    ReviewIn,
+    SelfEdit,
+    SelfEditIn,
+    SelfEditPage,
+)
+from aion_assets.memory.store import InvalidCursorError, MemoryStore
+
+router = APIRouter()
+Caller = Annotated[Principal, Depends(principal)]
+
+_one = TypeAdapter(InteractionIn)
+_many = TypeAdapter(list[InteractionIn])
+_edit = TypeAdapter(SelfEditIn)
+_review = TypeAdapter(ReviewIn)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Body is not UTF-8 JSON (`field` is `body`)."},
+    401: {"description": "Missing, expired or forged bearer token."},
+    403: {"description": "The token lacks the role, or the body names another tenant."},
+    413: {"description": "Body or batch too large."},
+    422: {"description": "A field is invalid; `field`, `index` and `errors` say which."},
+    503: {"description": "Database unavailable; retry (the client does, with the same ids)."},
+}
+
+
+def _store(request: Request) -> MemoryStore:
+    return request.app.state.memory_store  # type: ignore[no-any-return]
+
+
+def _context(request: Request) -> dict[str, Any]:
+    return {"max_text_chars": request.app.state.max_text_chars}
+
+
+def _check_tenant(caller: Principal, named: str | None, index: int | None = None) -> None:
+    if named is not None and named != caller.tenant_id:
+        where = f"[{index}].tenant_id" if index is not None else "tenant_id"
+        message = f"{where} names another tenant than the token's"
+        raise ApiError(403, "forbidden", message, field="tenant_id", index=index)
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(mode="json")
+
+
+@router.post(
+    "/interactions",
+    status_code=201,
+    summary="Store one interaction or a batch of up to AION_MAX_BATCH",
+    description=(
+        "Body: one interaction object, or a JSON array of them. A batch is all-or-nothing: one invalid "
+        "item rejects the request and the error names its index and field. Items may carry their own "
+        "`id`; resending an id stores nothing new and returns the row as stored (safe retry). Answers "
+        "201 with the stored row (or array of rows, in input order)."
+    ),
+    responses={**ERRORS, 409: {"description": "An id is already used by another tenant or repeated."}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/InteractionIn"},
+                            {"type": "array", "items": {"$ref": "#/components/schemas/InteractionIn"}},
+                        ]
+                    }
+                }
+            },
+        }
+    },
+)
+async def post_interactions(request: Request, caller: Caller) -> JSONResponse:
+    caller.require(Role.writer)
+    data = await read_json(request)
+    ctx = _context(request)
+    if isinstance(data, list):
+        limit = request.app.state.max_batch
+        if len(data) > limit:
+            raise ApiError(413, "batch_too_large", f"batch has {len(data)} items, the limit is {limit}", field="body")
+        if not data:
+            raise ApiError(422, "validation_error", "batch is empty", field="body")
+        items = validate(_many, data, ctx)
+        for index, item in enumerate(items):
+            _check_tenant(caller, item.tenant_id, index)
+    elif isinstance(data, dict):
+        items = [validate(_one, data, ctx)]
+        _check_tenant(caller, items[0].tenant_id)
+    else:
+        raise ApiError(422, "validation_error", "body must be an object or an array of objects", field="body")
+    stored, created = await run_in_threadpool(_store(request).add_interactions, caller.tenant_id, items)
+    request.app.state.metrics.ingested.labels("interaction").inc(created)
+    content = [_dump(r) for r in stored] if isinstance(data, list) else _dump(stored[0])
+    return JSONResponse(status_code=201, content=content)
+
+
+@router.get(
+    "/interactions/{interaction_id}",
+    response_model=Interaction,
+    summary="Read one interaction of the caller's tenant",
+    description="404 when it does not exist or belongs to another tenant (the two are not told apart).",
+    responses=ERRORS | {404: {"description": "Not found."}},
+)
+def get_interaction(interaction_id: uuid.UUID, request: Request, caller: Caller) -> Interaction:
+    return _store(request).get_interaction(caller.tenant_id, interaction_id)
+
+
+@router.post(
+    "/self-edits",
+    status_code=201,
+    response_model=SelfEdit,
+    summary="Record a correction of one of the tenant's interactions",
+    description=(
+        "The edit starts as `pending`. `original_output` defaults to the interaction's output. "
+        "Resending the same `id` returns the stored edit and writes nothing."
+    ),
+    responses=ERRORS | {404: {"description": "interaction_id is not an interaction of this tenant."}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SelfEditIn"}}},
+        }
+    },
+)
+async def post_self_edit(request: Request, caller: Caller) -> JSONResponse:
+    caller.require(Role.writer, Role.reviewer)
+    edit = validate(_edit, await read_json(request), _context(request))
+    _check_tenant(caller, edit.tenant_id)
+    stored, created = await run_in_threadpool(_store(request).add_self_edit, caller.tenant_id, edit)
+    if created:
+        request.app.state.metrics.ingested.labels("self_edit").inc()
+    return JSONResponse(status_code=201, content=_dump(stored))
+
+
+async def _review_edit(request: Request, caller: Caller, edit_id: uuid.UUID, decision: EditStatus) -> SelfEdit:
+    caller.require(Role.reviewer)
+    body = await request.body()
+    review = validate(_review, await read_json(request), _context(request)) if body.strip() else ReviewIn()
+    edit = await run_in_threadpool(
+        _store(request).review_self_edit,
+        caller.tenant_id,
+        edit_id,
+        decision,
+        caller.subject,
+        edited_output=review.edited_output,
+        note=review.note,
+    )
+    request.app.state.metrics.reviews.labels(decision.value).inc()
+    return edit
+
+
+@router.post(
+    "/self-edits/{edit_id}/approve",
+    response_model=SelfEdit,
+    summary="Approve a pending self-edit (reviewer role)",
+    description="Optional body `{\"note\": ..., \"edited_output\": ...}` amends the edit while approving.",
+    responses=ERRORS | {404: {"description": "Not found."}, 409: {"description": "Already rejected."}},
+)
+async def approve_self_edit(edit_id: uuid.UUID, request: Request, caller: Caller) -> SelfEdit:
+    return await _review_edit(request, caller, edit_id, EditStatus.approved)
+
+
+@router.post(
+    "/self-edits/{edit_id}/reject",
+    response_model=SelfEdit,
+    summary="Reject a pending self-edit (reviewer role)",
+    responses=ERRORS | {404: {"description": "Not found."}, 409: {"description": "Already approved."}},
+)
+async def reject_self_edit(edit_id: uuid.UUID, request: Request, caller: Caller) -> SelfEdit:
+    return await _review_edit(request, caller, edit_id, EditStatus.rejected)
+
+
+@router.get(
+    "/self-edits",
+    response_model=SelfEditPage,
+    summary="List the tenant's self-edits, oldest first, a page at a time",
+    responses=ERRORS,
+)
+def list_self_edits(
+    request: Request,
+    caller: Caller,
+    status: Annotated[EditStatus | None, Query(description="Only edits in this state.")] = None,
+    agent_id: Annotated[str | None, Query(max_length=128, description="Only this agent's edits.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
+    cursor: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")] = None,
+) -> SelfEditPage:
+    try:
+        return _store(request).list_self_edits(
+            caller.tenant_id, status=status, agent_id=agent_id, limit=limit, cursor=cursor
+        )
+    except InvalidCursorError as exc:
+        raise ApiError(422, "validation_error", str(exc), field="cursor") from exc
