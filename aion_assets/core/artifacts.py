@@ -12,6 +12,7 @@ wraps it lives with the orchestration code.
 from __future__ import annotations
 
 import abc
+import builtins
 import contextlib
 import io
 import os
@@ -113,7 +114,8 @@ class ArtifactStore(abc.ABC):
     def delete(self, key: str) -> None:
         """Delete the object at KEY; deleting a missing key is not an error."""
 
-    def put_dir(self, prefix: str, directory: Path) -> list[str]:
+    # builtins.list: inside the class body `list` is the method below, not the type.
+    def put_dir(self, prefix: str, directory: Path) -> builtins.list[str]:
         """Upload every file below DIRECTORY under PREFIX; returns the keys written."""
         keys = []
         for path in sorted(p for p in directory.rglob("*") if p.is_file()):
@@ -122,7 +124,7 @@ class ArtifactStore(abc.ABC):
             keys.append(key)
         return keys
 
-    def download_dir(self, prefix: str, directory: Path) -> list[Path]:
+    def download_dir(self, prefix: str, directory: Path) -> builtins.list[Path]:
         """Download every object under PREFIX into DIRECTORY, keeping relative paths."""
         out = []
         base = prefix.rstrip("/") + "/"
@@ -457,7 +459,7 @@ class S3ArtifactStore(ArtifactStore):
         validate_prefix(prefix)
         full_prefix = f"{self.prefix}/{prefix}" if self.prefix else prefix
         strip = len(self.prefix) + 1 if self.prefix else 0
-        keys = []
+        keys: builtins.list[str] = []
         with self._translate("list", f"{self._base_uri()}/{prefix}"):
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=full_prefix):

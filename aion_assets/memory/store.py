@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
@@ -33,6 +34,12 @@ from aion_assets.memory.models import (
     SelfEditPage,
     Tenant,
     utc,
+)
+
+_PG_INSERT_INTERACTION = (
+    "INSERT INTO aion_memory.interactions (id, tenant_id, agent_id, user_id, input_text, output_text, "
+    "model_version, channel, timestamp, metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (id) DO NOTHING RETURNING id"
 )
 
 
@@ -165,13 +172,7 @@ class MemoryStore:
             return [], 0
         with tenant_transaction(self.engine, tenant_id) as conn:
             self._ensure_tenant(conn, tenant_id)
-            stmt = (
-                self._insert(conn, t.interactions)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["id"])
-                .returning(t.interactions.c.id)
-            )
-            created = {r[0] for r in conn.execute(stmt)}
+            created = self._insert_interaction_rows(conn, rows)
             replayed = [row["id"] for row in rows if row["id"] not in created]
             stored: dict[uuid.UUID, Interaction] = {}
             if replayed:
@@ -185,6 +186,46 @@ class MemoryStore:
                         raise ConflictError(f"[{seen[row_id]}].id {row_id} is already used")
         out = [stored[row["id"]] if row["id"] in stored else Interaction(**row) for row in rows]
         return out, len(created)
+
+    def _insert_interaction_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+        """Insert ROWS, skipping ids already stored; returns the ids actually inserted."""
+        if conn.dialect.name != "postgresql":
+            stmt = (
+                self._insert(conn, t.interactions)
+                .on_conflict_do_nothing(index_elements=["id"])
+                .returning(t.interactions.c.id)
+            )
+            return {r[0] for r in conn.execute(stmt, rows) if r[0] is not None}
+        # The hot path of ingestion: one short prepared statement sent for every row in a
+        # single pipeline round trip. SQLAlchemy's multi-VALUES form costs ~7 ms per 100
+        # rows in psycopg's query parsing (long statements are not cached).
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        params = [
+            (
+                r["id"],
+                r["tenant_id"],
+                r["agent_id"],
+                r["user_id"],
+                r["input_text"],
+                r["output_text"],
+                r["model_version"],
+                r["channel"],
+                r["timestamp"],
+                Jsonb(r["metadata"]),
+            )
+            for r in rows
+        ]
+        created: set[uuid.UUID] = set()
+        with raw.cursor() as cur:
+            cur.executemany(_PG_INSERT_INTERACTION, params, returning=True)
+            while True:
+                row = cur.fetchone()
+                if row is not None:
+                    created.add(row[0])
+                if not cur.nextset():
+                    break
+        return created
 
     def get_interaction(self, tenant_id: str, interaction_id: uuid.UUID) -> Interaction:
         """Return one interaction of TENANT_ID; NotFoundError if absent or another tenant's."""
@@ -249,9 +290,7 @@ class MemoryStore:
             if inserted is None:
                 # A concurrent retry won the race (same tenant) or the id is another tenant's.
                 again = conn.execute(
-                    sa.select(t.self_edits).where(
-                        t.self_edits.c.id == edit_id, t.self_edits.c.tenant_id == tenant_id
-                    )
+                    sa.select(t.self_edits).where(t.self_edits.c.id == edit_id, t.self_edits.c.tenant_id == tenant_id)
                 ).first()
                 if again is None:
                     raise ConflictError(f"id {edit_id} is already used")
@@ -400,9 +439,7 @@ class MemoryStore:
     def add_evaluations(self, tenant_id: str, items: Sequence[EvaluationIn]) -> list[Evaluation]:
         """Store evaluation metrics for TENANT_ID in one transaction."""
         now = _now()
-        rows = [
-            {"id": uuid.uuid4(), "tenant_id": tenant_id, "timestamp": now, **item.model_dump()} for item in items
-        ]
+        rows = [{"id": uuid.uuid4(), "tenant_id": tenant_id, "timestamp": now, **item.model_dump()} for item in items]
         if not rows:
             return []
         with tenant_transaction(self.engine, tenant_id) as conn:
@@ -417,9 +454,7 @@ class MemoryStore:
             query = query.where(t.evaluations.c.model_version == model_version)
         with tenant_transaction(self.engine, tenant_id) as conn:
             rows = conn.execute(query.order_by(t.evaluations.c.timestamp.desc())).all()
-        return [
-            Evaluation(**{**r._mapping, "timestamp": utc(r.timestamp), "metadata": r.metadata or {}}) for r in rows
-        ]
+        return [Evaluation(**{**r._mapping, "timestamp": utc(r.timestamp), "metadata": r.metadata or {}}) for r in rows]
 
     def counts(self, tenant_id: str) -> dict[str, Any]:
         """Row counts and newest timestamp of TENANT_ID's memory (for observation and the demo)."""
