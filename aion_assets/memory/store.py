@@ -218,6 +218,11 @@ class MemoryStore:
         ]
         created: set[uuid.UUID] = set()
         with raw.cursor() as cur:
+            if len(params) == 1:
+                # A pipeline costs more than it saves for one row.
+                cur.execute(_PG_INSERT_INTERACTION, params[0], prepare=True)
+                row = cur.fetchone()
+                return {row[0]} if row is not None else set()
             cur.executemany(_PG_INSERT_INTERACTION, params, returning=True)
             while True:
                 row = cur.fetchone()
