@@ -25,6 +25,7 @@ from aion_assets.core.migrate import check_current, warn_if_rls_bypassed
 from aion_assets.core.settings import Settings
 from aion_assets.core.telemetry import ApiMetrics, setup_tracing
 from aion_assets.memory import api as memory_api
+from aion_assets.memory import datasets_api
 from aion_assets.memory.models import InteractionIn, SelfEditIn
 from aion_assets.memory.store import MemoryStore
 
@@ -83,6 +84,7 @@ def create_app(
     app.middleware("http")(metrics.middleware)
     install_error_handlers(app)
     app.include_router(memory_api.router, tags=["memory"])
+    app.include_router(datasets_api.router, tags=["datasets"])
 
     @app.get("/healthz", tags=["ops"], summary="Database reachable and migrations current (503 if not)")
     def healthz() -> JSONResponse:
