@@ -89,9 +89,8 @@ def demo(ingest_only: bool) -> None:
         )
     if ingest_only:
         return
-    try:
-        from aion_assets.cli_pipeline import run_demo_pipeline
-    except ImportError:
-        click.echo("\n(the SEAL pipeline is not installed in this build; stopping after ingestion)")
-        return
-    run_demo_pipeline(settings, echo=click.echo)
+    from aion_assets.cli_seal import run_demo_pipeline
+
+    results = run_demo_pipeline(settings, echo=click.echo)
+    if not all(r["success"] for r in results.values()):
+        raise click.ClickException("the SEAL loop failed; see the messages above")

@@ -23,6 +23,8 @@ from aion_assets.memory import sensors as memory_sensors
 from aion_assets.memory.resources import ArtifactStoreResource, MemoryStoreResource, ScrubberResource
 from aion_assets.seal import assets as seal_assets
 from aion_assets.seal import checks as seal_checks
+from aion_assets.seal import learning_assets
+from aion_assets.seal.resources import SealResource
 
 #: ``multi_or_in_process_executor`` with in-process as the default instead of multiprocess.
 aion_executor = dg.ExecutorDefinition(
@@ -43,6 +45,7 @@ def default_resources() -> dict[str, object]:
         "memory": MemoryStoreResource(),
         "artifacts": ArtifactStoreResource(),
         "scrubber": ScrubberResource(),
+        "seal": SealResource(),
     }
 
 
@@ -55,7 +58,9 @@ def build_definitions() -> dg.Definitions:
         schedules=memory_schedules.schedules,
         jobs=[*memory_sensors.jobs, *memory_schedules.jobs],
     )
-    seal = dg.Definitions(assets=seal_assets.assets, asset_checks=seal_checks.checks)
+    seal = dg.Definitions(
+        assets=[*seal_assets.assets, *learning_assets.assets], asset_checks=seal_checks.checks
+    )
     shared = dg.Definitions(
         resources=default_resources(),
         executor=aion_executor,

@@ -441,6 +441,41 @@ class MemoryStore:
             for r in rows
         ]
 
+    def configure_tenant(
+        self,
+        tenant_id: str,
+        *,
+        retention_days: int | None = None,
+        adaptation_opt_out: bool | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> Tenant:
+        """Create or update TENANT_ID's settings; arguments left None keep their stored value.
+
+        CONFIG replaces the stored config object as a whole (validate it first with
+        ``aion_assets.seal.curation.validate_tenant_config``).
+        """
+        if retention_days is not None and retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        values: dict[str, Any] = {}
+        if retention_days is not None:
+            values["retention_days"] = retention_days
+        if adaptation_opt_out is not None:
+            values["adaptation_opt_out"] = adaptation_opt_out
+        if config is not None:
+            values["config"] = config
+        with tenant_transaction(self.engine, tenant_id) as conn:
+            self._ensure_tenant(conn, tenant_id)
+            if values:
+                conn.execute(sa.update(t.tenants).where(t.tenants.c.tenant_id == tenant_id).values(**values))
+            row = conn.execute(sa.select(t.tenants).where(t.tenants.c.tenant_id == tenant_id)).one()
+        return Tenant(
+            tenant_id=row.tenant_id,
+            retention_days=row.retention_days,
+            adaptation_opt_out=row.adaptation_opt_out,
+            config=row.config or {},
+            created_at=utc(row.created_at),
+        )
+
     def add_evaluations(self, tenant_id: str, items: Sequence[EvaluationIn]) -> list[Evaluation]:
         """Store evaluation metrics for TENANT_ID in one transaction."""
         now = _now()

@@ -28,7 +28,7 @@ import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -430,6 +430,35 @@ def scrub_policy(tenant: Tenant | None) -> Any:
     if raw is not None and not isinstance(raw, Mapping):
         raise ConfigError(f"tenant {tenant.tenant_id if tenant else '?'}: config.scrub must be an object")
     return ScrubPolicy.from_config(raw or {})
+
+
+def validate_tenant_config(tenant_id: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a tenant config object (keys ``curation``, ``agents``, ``scrub``) before it is stored.
+
+    Returns:
+        The config as a plain dict.
+
+    Raises:
+        ConfigError: an unknown top-level key or an invalid section (the message names it).
+    """
+    from aion_assets.memory.models import Tenant
+
+    if not isinstance(config, Mapping):
+        raise ConfigError("tenant config must be an object")
+    unknown = sorted(set(config) - {"curation", "agents", "scrub"})
+    if unknown:
+        raise ConfigError(f"tenant config: unknown key(s) {', '.join(unknown)}; use curation, agents, scrub")
+    probe = Tenant(
+        tenant_id=tenant_id, retention_days=None, adaptation_opt_out=False, config=dict(config),
+        created_at=datetime.now(UTC),
+    )
+    curation_settings(probe)
+    agents = config.get("agents") or {}
+    if not isinstance(agents, Mapping) or not all(isinstance(v, Mapping) for v in agents.values()):
+        raise ConfigError("tenant config: agents must map agent ids to objects")
+    agent_profiles(config)
+    scrub_policy(probe)
+    return dict(config)
 
 
 def find_tenant(tenants: Iterable[Tenant], tenant_id: str) -> Tenant | None:

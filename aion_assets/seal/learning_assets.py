@@ -1,0 +1,316 @@
+"""The learning half of the loop as assets: ``seal/lora_adapter`` and ``seal/evaluation_report``.
+
+Both are partitioned like ``seal/sft_dataset`` (one partition per ``tenant/domain``). The
+training op carries the tags that send it to GPU run workers in production (concurrency pool
+``gpu``, a Kubernetes GPU request, the Celery queue ``gpu``) and runs in-process on the
+embedded default. The evaluation report carries a blocking check: a candidate that is worse
+than the serving baseline never reaches anything downstream of it.
+"""
+
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from aion_assets.core.errors import ArtifactError, ConfigError
+from aion_assets.memory.models import EvaluationIn
+from aion_assets.memory.resources import ArtifactStoreResource, MemoryStoreResource
+from aion_assets.memory.retention import tenant_segment
+from aion_assets.seal.assets import latest_metadata, sft_dataset
+from aion_assets.seal.curation import read_rows
+from aion_assets.seal.partitions import split_partition_key, tenant_domain_partitions
+from aion_assets.seal.resources import SealResource
+
+GROUP = "seal"
+PREFIX = ["seal"]
+CHECK_NAME = "candidate_not_worse_than_baseline"
+
+#: Production routing of the training step: GPU pool, GPU node, GPU Celery queue.
+GPU_OP_TAGS: dict[str, Any] = {
+    "dagster-celery/queue": "gpu",
+    "aion/queue": "gpu",
+    "dagster-k8s/config": {
+        "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "1"}}},
+        "pod_spec_config": {"node_selector": {"aion/accelerator": "gpu"}},
+    },
+}
+
+
+def model_name(base: str, tenant_id: str, domain: str) -> str:
+    """The adapter family name, e.g. ``aion-base+seal-acme-support``."""
+    return f"{base}+seal-{tenant_segment(tenant_id)}-{domain}"
+
+
+def version_name(base: str, tenant_id: str, domain: str, when: datetime) -> str:
+    """A version name like ``aion-base+seal-acme-support@2026.04.01-093015``."""
+    return f"{model_name(base, tenant_id, domain)}@{when:%Y.%m.%d-%H%M%S}"
+
+
+def _download_rows(store: Any, key: str) -> list[dict[str, Any]]:
+    with store.open_read(key) as stream:
+        return list(read_rows(stream))
+
+
+def _run_cancelled(context: dg.AssetExecutionContext) -> bool:
+    run = context.instance.get_run_by_id(context.run_id)
+    return run is not None and run.status in (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
+
+
+class LoraAdapterConfig(dg.Config):
+    """Run configuration of ``seal/lora_adapter``; unset fields come from config/seal.yaml."""
+
+    max_steps: int | None = Field(default=None, ge=1, description="Override: optimizer steps at most.")
+    max_train_minutes: float | None = Field(default=None, gt=0, description="Override: training time budget.")
+    seed: int | None = Field(default=None, ge=0, description="Override: training seed.")
+
+
+@dg.asset(
+    key_prefix=PREFIX,
+    group_name=GROUP,
+    deps=[sft_dataset],
+    partitions_def=tenant_domain_partitions,
+    kinds={"pytorch", "peft"},
+    pool="gpu",
+    op_tags=GPU_OP_TAGS,
+)
+def lora_adapter(
+    context: dg.AssetExecutionContext,
+    config: LoraAdapterConfig,
+    artifacts: ArtifactStoreResource,
+    seal: SealResource,
+) -> dg.MaterializeResult:
+    """LoRA adapter of one tenant/domain trained on its SFT dataset, stored under seal-adapters/."""
+    from aion_assets.seal.adapters import package_adapter, upload_adapter
+    from aion_assets.seal.train import train_lora
+
+    partition = context.partition_key
+    tenant_id, domain = split_partition_key(partition)
+    dataset = latest_metadata(context.instance, sft_dataset.key, partition)
+    settings = seal.settings_for(tenant_id, domain)
+    overrides = {k: v for k, v in config.model_dump().items() if v is not None}
+    hp = settings.hyperparameters.model_copy(update=overrides)
+    base = seal.base_model(settings.base_model)
+    store = artifacts.get_store()
+    train_rows = _download_rows(store, dataset["train_key"])
+    eval_rows = _download_rows(store, dataset["eval_key"])
+    if not train_rows:
+        raise ConfigError(f"{partition}: the dataset version {dataset['version']} has no training rows")
+    context.log.info(
+        f"training {partition} on {len(train_rows)} rows (dataset {dataset['version']}), base {base.name}, "
+        f"r={hp.r} alpha={hp.alpha} lr={hp.learning_rate} steps<={hp.max_steps} minutes<={hp.max_train_minutes}"
+    )
+
+    last_check = [time.monotonic()]
+
+    def should_stop() -> bool:
+        # Asking the instance costs a query; a few seconds of latency to cancel is plenty.
+        if time.monotonic() - last_check[0] < 5:
+            return False
+        last_check[0] = time.monotonic()
+        return _run_cancelled(context)
+
+    def progress(step: int, loss: float, tokens_per_s: float) -> None:
+        if step == 1 or step % 10 == 0:
+            context.log.info(f"step {step}: loss {loss:.4f}, {tokens_per_s:.0f} tokens/s")
+
+    started = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="aion-lora-") as tmp:
+        result = train_lora(
+            base.path,
+            train_rows,
+            eval_rows,
+            hp,
+            Path(tmp) / "adapter",
+            progress_callback=progress,
+            should_stop=should_stop,
+        )
+        package = package_adapter(
+            result.adapter_dir,
+            Path(tmp) / "package",
+            base_model_info=base,
+            dataset_version=str(dataset["version"]),
+            dataset_hash=str(dataset["content_hash"]),
+            config={"hyperparameters": hp.model_dump(mode="json"), "partition": partition},
+            loss_curve=[list(p) for p in result.loss_curve],
+            seed=hp.seed,
+            key=seal.encryption_key(),
+            extra={"train": result.as_dict() | {"adapter_dir": None}, "dataset_uri": dataset.get("uri")},
+        )
+        name = model_name(base.name, tenant_id, domain)
+        prefix = f"seal-adapters/{name}/{started:%Y%m%dT%H%M%SZ}"
+        keys = upload_adapter(store, prefix, package)
+    version = version_name(base.name, tenant_id, domain, started)
+    context.log.info(f"adapter {version}: {result.steps} steps in {result.train_seconds:.0f}s -> {store.uri(prefix)}")
+    return dg.MaterializeResult(
+        metadata={
+            "version": version,
+            "model_name": name,
+            "uri": store.uri(prefix),
+            "prefix": prefix,
+            "files": len(keys),
+            "base_model": base.name,
+            "base_sha256": base.sha256,
+            "dataset_version": str(dataset["version"]),
+            "steps": result.steps,
+            "stopped_by": result.stopped_by,
+            "train_seconds": round(result.train_seconds, 1),
+            "tokens_per_s": round(result.tokens_per_s, 1),
+            "precision": result.precision,
+            "final_loss": result.loss_curve[-1][1] if result.loss_curve else float("nan"),
+            "eval_loss": result.eval_loss if result.eval_loss is not None else float("nan"),
+            "loss_curve": dg.MetadataValue.json([[s, round(v, 4)] for s, v in result.loss_curve]),
+            "encrypted": seal.encryption_key() is not None,
+        }
+    )
+
+
+class EvaluationReportConfig(dg.Config):
+    """Run configuration of ``seal/evaluation_report``."""
+
+    tolerance: float = Field(
+        default=0.02, ge=0, le=1, description="Largest allowed drop of any metric (on its 0-1 scale) vs the baseline."
+    )
+    require_beats_control: list[str] = Field(
+        default_factory=list,
+        description="Metrics on which the candidate must also beat the style-only control (e.g. rougeL_body).",
+    )
+    max_new_tokens: int = Field(default=160, ge=8, le=2048, description="Generation length per answer.")
+    batch_size: int = Field(default=16, ge=1, le=256, description="Prompts generated together.")
+    max_eval_rows: int | None = Field(default=None, ge=1, description="Evaluate at most this many eval rows.")
+    consistency: str = Field(default="minilm", description="'minilm' (embeddings), 'bow', or 'none'.")
+    n_resamples: int = Field(default=1000, ge=100, description="Paired bootstrap resamples.")
+    seed: int = Field(default=0, ge=0, description="Generation and bootstrap seed.")
+
+
+def _plain_adapter(package: Path, key: bytes | None, into: Path) -> Path:
+    """A plain PEFT folder for PACKAGE (decrypting its weights into INTO when encrypted)."""
+    from aion_assets.core.crypto import decrypt_file
+    from aion_assets.seal.adapters import ENCRYPTED_SUFFIX, MANIFEST, verify_manifest
+
+    manifest = verify_manifest(package)
+    encrypted = (manifest.get("encryption") or {}).get("files") or []
+    if not encrypted:
+        return package
+    if key is None:
+        raise ArtifactError(f"{package}: the adapter is encrypted; set AION_ADAPTER_KEY to evaluate it")
+    into.mkdir(mode=0o700, parents=True)
+    for path in package.iterdir():
+        if path.name == MANIFEST:
+            continue
+        if path.name in {Path(n).name for n in encrypted}:
+            plain = path.name[: -len(ENCRYPTED_SUFFIX)]
+            decrypt_file(path, into / plain, key, associated_data=plain.encode())
+        elif path.is_file():
+            (into / path.name).write_bytes(path.read_bytes())
+    return into
+
+
+@dg.asset(
+    key_prefix=PREFIX,
+    group_name=GROUP,
+    deps=[lora_adapter, sft_dataset],
+    partitions_def=tenant_domain_partitions,
+    kinds={"pytorch", "postgres"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            CHECK_NAME,
+            asset=dg.AssetKey([*PREFIX, "evaluation_report"]),
+            blocking=True,
+            description="Candidate not worse than the serving baseline beyond the tolerance "
+            "on any metric, and the scenario pass rate does not drop.",
+        )
+    ],
+)
+def evaluation_report(
+    context: dg.AssetExecutionContext,
+    config: EvaluationReportConfig,
+    memory: MemoryStoreResource,
+    artifacts: ArtifactStoreResource,
+    seal: SealResource,
+) -> Iterator[Any]:
+    """Candidate adapter vs serving baseline vs style-only control on held-out data and scenarios."""
+    from aion_assets.seal.adapters import download_adapter
+    from aion_assets.seal.evaluate import evaluate_candidate, gate
+
+    partition = context.partition_key
+    tenant_id, domain = split_partition_key(partition)
+    adapter = latest_metadata(context.instance, lora_adapter.key, partition)
+    dataset = latest_metadata(context.instance, sft_dataset.key, partition)
+    settings = seal.settings_for(tenant_id, domain)
+    base = seal.base_model(settings.base_model)
+    store = artifacts.get_store()
+    eval_rows = _download_rows(store, dataset["eval_key"])[: config.max_eval_rows]
+    scenarios = seal.scenarios_for(tenant_id, domain)
+    style = settings.style
+    if style.is_empty and scenarios is not None and scenarios.style is not None:
+        style = scenarios.style  # the scenario file documents the house style when seal.yaml does not
+    # No model registry serves routes yet: the base model is what serves today.
+    baseline_version = base.name
+    with tempfile.TemporaryDirectory(prefix="aion-eval-") as tmp:
+        package = download_adapter(store, str(adapter["prefix"]), Path(tmp) / "package")
+        plain = _plain_adapter(package, seal.encryption_key(), Path(tmp) / "plain")
+        report = evaluate_candidate(
+            base.path,
+            plain,
+            None,
+            eval_rows,
+            scenarios,
+            style,
+            model_version=str(adapter["version"]),
+            baseline_version=baseline_version,
+            dataset_id=f"{partition}@{dataset['version']}",
+            max_new_tokens=config.max_new_tokens,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            n_resamples=config.n_resamples,
+            consistency=None if config.consistency == "none" else config.consistency,
+            progress=context.log.info,
+        )
+        examples_path = report.write_examples_jsonl(Path(tmp) / "examples.jsonl")
+        report_prefix = f"reports/{tenant_segment(tenant_id)}/{domain}/{context.run_id}"
+        store.put_file(f"{report_prefix}/examples.jsonl", examples_path)
+        store.put_bytes(
+            f"{report_prefix}/report.json",
+            json.dumps(report.summary(), indent=1, sort_keys=True, default=str).encode(),
+        )
+    rows = [EvaluationIn(**row) for row in report.to_rows(run_id=context.run_id)]
+    memory.get_store().add_evaluations(tenant_id, rows)
+    verdict = gate(report, tolerance=config.tolerance, require_beats_control=config.require_beats_control)
+    markdown = report.to_markdown()
+    context.log.info("evaluation of %s:\n%s", adapter["version"], markdown)
+    summary = report.summary()
+    yield dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.md(markdown),
+            "candidate": str(adapter["version"]),
+            "baseline": baseline_version,
+            "dataset_version": str(dataset["version"]),
+            "eval_rows": len(eval_rows),
+            "scenarios": len(scenarios.scenarios) if scenarios is not None else 0,
+            "examples_uri": store.uri(f"{report_prefix}/examples.jsonl"),
+            "report_uri": store.uri(f"{report_prefix}/report.json"),
+            "evaluation_rows_written": len(rows),
+            "summary": dg.MetadataValue.json(json.loads(json.dumps(summary, default=str))),
+            "gate_passed": verdict.passed,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CHECK_NAME,
+                passed=verdict.passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={
+                    "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in verdict.reasons) or "none"),
+                    "tolerance": config.tolerance,
+                },
+            )
+        ],
+    )
+
+
+assets = [lora_adapter, evaluation_report]
