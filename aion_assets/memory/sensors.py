@@ -27,8 +27,11 @@ CURSOR_VERSION = 1
 
 sft_dataset_job = dg.define_asset_job(
     "sft_dataset_job",
-    selection=dg.AssetSelection.assets(scrubbed_edits, sft_dataset),
-    description="Scrub and curate one tenant/domain's approved edits into a versioned SFT dataset (with checks).",
+    # Downstream of the dataset come the adapter and its evaluation (when the code location
+    # has them), so enough newly approved edits run the whole loop: curate, train, evaluate.
+    selection=dg.AssetSelection.assets(scrubbed_edits, sft_dataset).downstream(),
+    description="Scrub and curate one tenant/domain's approved edits into a versioned SFT dataset (with checks), "
+    "then train and evaluate its adapter.",
 )
 
 
