@@ -18,6 +18,24 @@ from aion_assets.core.settings import Settings, get_settings
 DEMO_DOMAINS = ("acme/support", "globex/billing")
 
 
+def configure_demo_tenant(store: Any, domain: Any) -> None:
+    """Give a demo tenant what a real one configures: its agent's domain and system prompt, and
+    its product catalogue on the scrub allow-list (Presidio takes invented product names and the
+    "Acme Support" greeting for persons otherwise)."""
+    from aion_assets.seal.curation import validate_tenant_config
+
+    spec = domain.spec
+    config = validate_tenant_config(
+        spec.tenant_id,
+        {
+            "agents": {spec.agent_id: {"domain": spec.domain, "system_prompt": spec.system_prompt}},
+            "scrub": {"allow_list": domain.scrub_allow_list()},
+            "curation": {"min_reward": 0.5},
+        },
+    )
+    store.configure_tenant(spec.tenant_id, config=config)
+
+
 def ingest_sample(
     settings: Settings, *, domains: tuple[str, ...] = DEMO_DOMAINS, echo: Any = click.echo
 ) -> dict[str, Any]:
@@ -42,6 +60,7 @@ def ingest_sample(
         for name in domains:
             domain = generate_domain(name)
             tenant = domain.spec.tenant_id
+            configure_demo_tenant(MemoryStore(app.state.engine), domain)
             token = mint_token(
                 secret, tenant_id=tenant, roles=["writer", "reviewer"], subject=f"demo-reviewer@{tenant}"
             )

@@ -151,6 +151,9 @@ class Example:
     edited_at: str
     interaction_at: str
     model_version: str | None
+    #: Key facts the editor listed (metadata ``facts`` of the edit, else of the interaction),
+    #: kept for key-fact recall in evaluation; scrubbed like the texts.
+    facts: tuple[str, ...] | None = None
 
     def to_row(self, split: Split | None = None) -> dict[str, Any]:
         """The JSONL row of this example (``split`` recorded in metadata when given)."""
@@ -167,6 +170,8 @@ class Example:
             "interaction_at": self.interaction_at,
             "model_version": self.model_version,
         }
+        if self.facts is not None:
+            metadata["facts"] = list(self.facts)
         if split is not None:
             metadata["split"] = split
         return {
@@ -200,6 +205,7 @@ class Example:
             edited_at=m["edited_at"],
             interaction_at=m["interaction_at"],
             model_version=m["model_version"],
+            facts=tuple(m["facts"]) if m.get("facts") is not None else None,
         )
 
 
@@ -279,7 +285,21 @@ def curate(
             edited_at=_iso(edit.timestamp),
             interaction_at=_iso(inter.timestamp),
             model_version=inter.model_version,
+            facts=listed_facts(edit.metadata, inter.metadata),
         )
+
+
+def listed_facts(*metadatas: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The first well-formed ``facts`` list (strings, at most 50 of 200 chars) in METADATAS."""
+    for meta in metadatas:
+        facts = meta.get("facts")
+        if (
+            isinstance(facts, list)
+            and 0 < len(facts) <= 50
+            and all(isinstance(f, str) and 0 < len(f) <= 200 for f in facts)
+        ):
+            return tuple(facts)
+    return None
 
 
 # -- scrubbing ---------------------------------------------------------------------------------
@@ -307,14 +327,17 @@ def scrub_examples(
     batch: list[Example] = []
 
     def flush() -> Iterator[tuple[Example, dict[str, int]]]:
-        texts = [t for ex in batch for t in (ex.prompt, ex.response)]
-        results = scrubber.scrub_many(texts, policy)
-        for n, ex in enumerate(batch):
-            p, r = results[2 * n], results[2 * n + 1]
+        texts = [t for ex in batch for t in (ex.prompt, ex.response, *(ex.facts or ()))]
+        results = iter(scrubber.scrub_many(texts, policy))
+        for ex in batch:
+            p, r = next(results), next(results)
+            facts = [next(results) for _ in ex.facts or ()]
             counts = dict(p.counts)
-            for k, v in r.counts.items():
-                counts[k] = counts.get(k, 0) + v
-            yield replace(ex, prompt=p.text, response=r.text), counts
+            for res in (r, *facts):
+                for k, v in res.counts.items():
+                    counts[k] = counts.get(k, 0) + v
+            scrubbed_facts = tuple(f.text for f in facts) if ex.facts is not None else None
+            yield replace(ex, prompt=p.text, response=r.text, facts=scrubbed_facts), counts
 
     for ex in examples:
         batch.append(ex)

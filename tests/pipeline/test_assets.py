@@ -161,10 +161,13 @@ def test_definitions_snapshot() -> None:
         "memory/interaction_archive",
         "memory/interactions",
         "memory/scrubbed_edits",
+        "seal/evaluation_report",
+        "seal/lora_adapter",
         "seal/sft_dataset",
     ]
     assert sorted(f"{k.asset_key.to_user_string()}:{k.name}" for k in repo.asset_graph.asset_check_keys) == [
         "memory/scrubbed_edits:scrubbed_file_intact",
+        "seal/evaluation_report:candidate_not_worse_than_baseline",
         "seal/sft_dataset:enough_rows",
         "seal/sft_dataset:no_pii_left",
         "seal/sft_dataset:rewards_above_threshold",
