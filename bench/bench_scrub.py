@@ -18,6 +18,9 @@ Measures (the same for both scrubbers, computed on the spans each one finally re
 - *typed recall*: removed, and every replaced span touching the value carries the expected type
   (so ``<LOCATION>`` for a person's name counts as removed but not typed).
 - *safe kept*: the share of safe spans of which no character is replaced.
+- *support-domain text kept*: on the two demo support domains (``aion_assets/seal/demo_domain.py``),
+  the share of characters left untouched with only the company name allow-listed: greetings,
+  sign-offs, button labels, plan names and quantities are not PII and must survive.
 
 "Presidio as it comes" is ``AnalyzerEngine`` with the same spaCy model, its default recognizers
 and default score threshold, anonymized with ``AnonymizerEngine``'s default conflict handling.
@@ -71,6 +74,9 @@ PRODUCTS = [
     "QuickLedger",
     "Vertex Router",
 ]
+
+# The demo support domains and their company names (the only allow-list for the "text kept" figure).
+SUPPORT_DOMAINS = {"acme/support": ("Acme",), "globex/billing": ("Globex",)}
 
 # Written before the scrubber was tuned and not changed to suit it. Slots: PII in capitals
 # (``{person}`` is a lower-cased name, as people type in chats), safe spans in lower case.
@@ -353,7 +359,7 @@ def stock_presidio() -> Any:
     return AnalyzerEngine(nlp_engine=NlpEngineProvider(nlp_configuration=config).create_engine())
 
 
-def stock_spans(analyzer: Any, texts: list[str]) -> list[list[tuple[int, int, str]]]:
+def stock_spans(analyzer: Any, texts: list[str], allow_list: list[str] | None = None) -> list[list[tuple[int, int, str]]]:
     """The spans stock Presidio would replace, after the anonymizer's default conflict handling."""
     from presidio_analyzer import BatchAnalyzerEngine
     from presidio_anonymizer import AnonymizerEngine
@@ -361,7 +367,8 @@ def stock_spans(analyzer: Any, texts: list[str]) -> list[list[tuple[int, int, st
 
     anonymizer = AnonymizerEngine()
     out = []
-    for results in BatchAnalyzerEngine(analyzer).analyze_iterator(texts, language="en", batch_size=64):
+    extra = {"allow_list": allow_list} if allow_list else {}
+    for results in BatchAnalyzerEngine(analyzer).analyze_iterator(texts, language="en", batch_size=64, **extra):
         # The private helper is what anonymize() applies before replacing; used here only to read
         # the final spans in the original text's coordinates.
         final = anonymizer._remove_conflicts_and_get_text_manipulation_data(
@@ -369,6 +376,21 @@ def stock_spans(analyzer: Any, texts: list[str]) -> list[list[tuple[int, int, st
         )
         out.append([(r.start, r.end, r.entity_type) for r in final])
     return out
+
+
+def support_domain_texts(name: str) -> list[str]:
+    """The texts of a demo support domain as the scrubber sees them: corrected answers, then questions."""
+    from aion_assets.seal.demo_domain import generate_domain
+
+    d = generate_domain(name)
+    return [e["edited_output"] for e in d.self_edits()] + [i["input_text"] for i in d.interactions()]
+
+
+def kept_share(texts: list[str], replaced: list[list[tuple[int, int, str]]]) -> float:
+    """Share of all characters of TEXTS that no replaced span covers."""
+    total = sum(len(t) for t in texts)
+    covered = sum(sum(c is not None for c in _covered(spans, len(t))) for t, spans in zip(texts, replaced, strict=True))
+    return 1 - covered / total if total else 1.0
 
 
 def gazetteer_overlap(samples: list[Sample]) -> tuple[float, list[tuple[Sample, Span]]]:
@@ -423,6 +445,15 @@ def main(argv: list[str] | None = None) -> int:
     stock_engine = stock_presidio()
     stock = score(samples, stock_spans(stock_engine, texts))
 
+    domain_rows = []
+    for name, company in SUPPORT_DOMAINS.items():
+        dtexts = support_domain_texts(name)
+        mine = [[(r.start, r.end, r.entity_type) for r in rs]
+                for rs in scrubber.analyze_many(dtexts, ScrubPolicy(allow_list=company))]
+        theirs = stock_spans(stock_engine, dtexts, allow_list=list(company))
+        domain_rows.append(f"| {name} | {len(dtexts)} | {', '.join(company)} | {kept_share(dtexts, mine):.4f} | "
+                           f"{sum(map(len, mine))} | {kept_share(dtexts, theirs):.4f} | {sum(map(len, theirs))} |")
+
     share_in, outside = gazetteer_overlap(samples)
     out_samples = [s for s, _ in outside]
     out_spans = [[(r.start, r.end, r.entity_type) for r in rs]
@@ -473,6 +504,15 @@ def main(argv: list[str] | None = None) -> int:
             f"subdivisions; "
             f"benchmark locations come from Faker): {share_in:.0%} of benchmark locations are in the "
             f"gazetteer; recall on the {len(outside)} that are not: {out_recall:.3f}.",
+            "",
+            "Support-domain text kept: the two demo domains of the SEAL loop (`aion_assets/seal/demo_domain.py`, "
+            "seed 7: corrected answers in the house style, then the questions), with only the company name "
+            "allow-listed (stock Presidio through its `allow_list` argument). Kept = share of all characters "
+            "that no replaced span covers; spans = values replaced.",
+            "",
+            "| domain | texts | allow-list | AION kept | AION spans | Presidio stock kept | Presidio stock spans |",
+            "|---|---:|---|---:|---:|---:|---:|",
+            *domain_rows,
             "",
             f"Throughput on {len(short)} short texts (mean {mean_len:.0f} chars), this machine, nice'd:",
             "",

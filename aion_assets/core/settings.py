@@ -16,6 +16,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aion_assets.core.errors import ConfigError
 
+#: The checkout (or install) root: config/ and tests/llm_evals/ are found relative to it.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
 
 class Settings(BaseSettings):
     """Configuration of one AION SEAL deployment (environment variables ``AION_*``)."""
@@ -52,7 +55,12 @@ class Settings(BaseSettings):
     otel_exporter: str | None = Field(
         default=None, description="OpenTelemetry exporter: 'console' or 'otlp'; unset = no tracing."
     )
-    seal_config: Path = Field(default=Path("config/seal.yaml"), description="SEAL hyperparameter file.")
+    seal_config: Path = Field(
+        default=PROJECT_ROOT / "config" / "seal.yaml", description="SEAL hyperparameters, base models, styles."
+    )
+    scenarios_dir: Path = Field(
+        default=PROJECT_ROOT / "tests" / "llm_evals", description="Scenario prompts: <tenant>/<domain>.yaml."
+    )
 
     @field_validator("database_url", "database_admin_url")
     @classmethod

@@ -13,7 +13,22 @@ Contract:
 - overlapping detections are merged into one span typed by the most confident detection, so
   placeholders never nest and no fragment of a value is left beside a placeholder;
 - per-tenant ``ScrubPolicy``: extra regex patterns, an allow-list of terms that always survive
-  (product names), entity types not to scrub.
+  (product names), entity types not to scrub;
+- ordinary support text is not PII: detections that are button labels, headings, plan words,
+  lower-case phrases, quantities with units, or the company in a greeting or sign-off are dropped
+  (``scrub_context``, ``scrub_words``; figures in docs/benchmarks.md, "support-domain text kept").
+
+Allow-list (``ScrubPolicy.allow_list``), the tenant's company, product and plan names:
+- a term matches as whole words, ignoring case ("Zenith" keeps "zenith" and "ZENITH"), and any
+  run of whitespace in the text matches a space of the term ("Globex Billing\nServices");
+  longer terms win over shorter ones they contain;
+- a term is cut out of any detection it lies in, single word or several ("Acme Brira" with
+  "Brira" listed keeps "Brira"); what is left of that detection is still scrubbed, except that
+  the rest of a name or place detection that contained a listed term is kept unless it holds a
+  known first name or a place: "Acme Brira" with only "Acme" listed is the brand's product, while
+  "Acme Laura Schmidt" still loses "Laura Schmidt";
+- invented capitalised product names that are no English word ("Brira", "Quasar") cannot be told
+  from names by any rule: list them. Generic words ("Mode", "Boost", "Roaming") need no listing.
 
 Entities: PERSON, EMAIL_ADDRESS, PHONE_NUMBER, CREDIT_CARD, US_SSN, IBAN_CODE, IP_ADDRESS,
 LOCATION (towns, regions, countries), STREET_ADDRESS, plus a policy's own types.
@@ -32,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from aion_assets.core.errors import ConfigError
+from aion_assets.memory.scrub_context import NAME_TYPES, drop_ordinary_text, has_name_evidence
 
 if TYPE_CHECKING:  # Presidio and spaCy are imported lazily: importing this module must stay cheap.
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
@@ -92,7 +108,9 @@ class ScrubPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     extra_patterns: tuple[PatternSpec, ...] = ()
-    allow_list: tuple[str, ...] = Field(default=(), description="terms never scrubbed, matched ignoring case")
+    allow_list: tuple[str, ...] = Field(
+        default=(), description="terms never scrubbed: whole words, ignoring case and line breaks (module docstring)"
+    )
     skip_entities: frozenset[str] = Field(default=frozenset(), description="entity types left in place")
 
     @field_validator("allow_list")
@@ -197,6 +215,8 @@ class Scrubber:
         cands = [_trim(text, s) for s in cands
                  if s.score >= self.score_threshold and s.entity_type not in policy.skip_entities]
         cands = _subtract_allowed(text, [s for s in cands if s.end > s.start], policy.allow_list)
+        vetoed = drop_ordinary_text(text, [(s.start, s.end, s.entity_type) for s in cands])
+        cands = [s for s, veto in zip(cands, vetoed, strict=True) if not veto]
         return _resolve(text, cands)
 
     # -- scrubbing ----------------------------------------------------------------------------
@@ -266,16 +286,22 @@ def _subtract_allowed(text: str, spans: list[Span], allow: tuple[str, ...]) -> l
                     continue
                 nxt.extend(p for p in ((a, hs), (he, b)) if p[1] > p[0])
             pieces = nxt
+        # A name or place that contained an allow-listed term was the tenant's brand or product
+        # phrase ("Acme Brira"): what is left of it goes only if it still holds a first name or a place.
+        cut = pieces != [(s.start, s.end)] and s.entity_type in NAME_TYPES
         for a, b in pieces:
-            if re.search(r"[^\W_]", text[a:b]):
+            if re.search(r"[^\W_]", text[a:b]) and (not cut or has_name_evidence(text[a:b].strip(" \t\n,;:."))):
                 out.append(_trim(text, Span(a, b, s.entity_type, s.score)))
     return out
 
 
 @lru_cache(maxsize=64)
 def _allow_regex(allow: tuple[str, ...]) -> re.Pattern[str]:
+    # Longest first, so "Acme Support" wins over "Acme"; any run of whitespace (a line break in a
+    # sign-off) matches a term's space; whole words only, so "Max" does not open a hole in "Maxwell".
     terms = sorted(allow, key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(t) for t in terms) + r")(?!\w)", re.IGNORECASE)
+    alternatives = (r"\s+".join(re.escape(part) for part in t.split()) for t in terms)
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
 
 
 def _resolve(text: str, spans: list[Span]) -> list[Span]:

@@ -12,6 +12,10 @@ Studio); German/Dutch/Scandinavian compounds ("Hauptstraße 5", "Kerkstraat 12",
 French "<number>, rue ..."; Italian/Spanish/Portuguese "Via/Calle/Rua ... <number>"; Indian
 "H.No. 12", "12/904, ..."; postcodes of the US (with state), UK, NL, DE/FR/IT/ES (5 digits),
 IN (6 digits).
+
+A quantity with its unit is never an anchor ("1000 MB", "5 GB", "30 days", "2 hours"); a Dutch
+postcode whose letters spell a unit ("1012 MB Amsterdam") is only a weak anchor, so it needs a
+street beside it.
 """
 
 from __future__ import annotations
@@ -70,6 +74,14 @@ _UNIT = (
     r"Wohnung|Whg\.?|H\.?\s?No\.?|House No\.?|P\.?O\.? Box)"
 )
 _UNIT_TAIL = rf"(?:,?[ \t]+{_UNIT}[ \t]*[\w/-]+)?"
+# Two-letter unit symbols, which NL postcodes may also spell ("1000 MB" is data, "1000 MB Amsterdam" a postcode).
+_UNIT_LETTERS = "KB|MB|GB|TB|PB|KM|CM|MM|KG|MG|ML|HZ|KW|MW|GW|WH|PM|AM|MS"
+# A quantity with its unit is never an address, whatever pattern took it ("1000 MB", "30 days", "5 GB").
+_QUANTITY = re.compile(
+    r"\d[\d.,]*[ \t]*(?:[kmgtp]i?b|[kmg]bps|mah|k?wh|[kmg]?w|[kmg]?hz|km|cm|mm|mi|ft|kg|mg|lbs?|oz|ml|l|"
+    r"s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?|weeks?|months?|years?|units?|items?|pcs|x)\.?",
+    re.IGNORECASE,
+)
 
 _STRONG = [
     # 123 Main Street Apt. 4 / 12 High St / 23\nVirk Street
@@ -87,7 +99,8 @@ _STRONG = [
     # postcode lines
     rf"{_NAME},[ \t]+[A-Z]{{2}}[ \t]+\d{{5}}(?:-\d{{4}})?\b",  # US: City, ST 12345
     r"\b[A-Z]{1,2}\d[A-Z\d]?[ \t]*\d[A-Z]{2}\b",  # UK postcode
-    rf"(?<![\w#-])\d{{4}}[ \t]?[A-Z]{{2}}\b(?:,?[ \t]*\n?[ \t]*{_NAME})?",  # NL 1234 AB City
+    # NL 1234 AB City; "1000 MB", "2048 KB" are quantities (see _WEAK for them before a town)
+    rf"(?<![\w#-])\d{{4}}[ \t]?(?!(?:{_UNIT_LETTERS})\b)[A-Z]{{2}}\b(?:,?[ \t]*\n?[ \t]*{_NAME})?",
     rf"(?<![\w#$€£.,-])\d{{5}},?[ \t]+{_NAME}(?:[ \t]*\([A-Z]{{2}}\))?",  # DE/FR/IT/ES 12345 City (PR)
     rf"{_NAME},[ \t]+\d{{5}}(?![\w-])",  # ES: Provincia, 28001
     rf"(?<![\w-])[{_UP}][a-zà-ÿ][^\W\d_]*(?:[ \t]+{_W}){{0,2}}[ \t-]\d{{6}}(?![\w-])",  # IN: City-123456
@@ -97,6 +110,7 @@ _WEAK = [
     rf"(?i:{_PREFIX})[ \t]+(?:{_PART}[ \t]*)?{_NAME}",  # rue Bonnet
     rf"{_UNIT}[ \t]*\d[\w/-]*",  # Studio 6 / Flat 12 / Apt. 3
     r"(?<![\w.,/-])\d{1,5}(?:/\d{1,5})?(?=[ \t]*\n)",  # a house number alone on its line
+    rf"(?<![\w#-])\d{{4}}[ \t]?(?:{_UNIT_LETTERS})\b,?[ \t]*\n?[ \t]*{_NAME}",  # NL postcode that spells a unit
 ]
 _STRONG_RE = [re.compile(p) for p in _STRONG]
 _WEAK_RE = [re.compile(p) for p in _WEAK]
@@ -120,7 +134,8 @@ class AionStreetAddressRecognizer(EntityRecognizer):
         anchors: list[tuple[int, int, bool]] = []
         for strong, patterns in ((True, _STRONG_RE), (False, _WEAK_RE)):
             for rx in patterns:
-                anchors.extend((m.start(), m.end(), strong) for m in rx.finditer(text) if m.end() > m.start())
+                anchors.extend((m.start(), m.end(), strong) for m in rx.finditer(text)
+                               if m.end() > m.start() and not _QUANTITY.fullmatch(m.group()))
         if not anchors:
             return []
         anchors.sort(key=lambda a: (a[0], -a[1]))

@@ -12,7 +12,10 @@ on first use and cached for the process. Data sources, all installed packages, n
 Why each recognizer exists (stock Presidio + the small spaCy model miss these):
 ``StreetAddressRecognizer`` (Presidio has none), ``PlaceRecognizer`` (spaCy-sm labels many towns
 ORG/PERSON or nothing), ``LocationCueRecognizer`` (unknown towns after "in"/"from"),
-``PersonNameRecognizer`` (lower-case names, names spaCy labels ORG), ``PhoneRecognizer`` (more
+``PersonNameRecognizer`` (lower-case names, names spaCy labels ORG; a lower-case name never starts
+with a frequent English word, ``scrub_words``, unless a verb that follows names or a cue before a
+surname that is no word says so, and never follows an article, possessive, adjective or noun:
+"door switch", "line open", "my bill due" are not names), ``PhoneRecognizer`` (more
 regions, ``001-`` prefixes, extensions), ``CardRecognizer`` (12-19 digits, any grouping),
 ``IbanRecognizer`` (any country, grouped, checksum-validated), ``OfflineEmailRecognizer``.
 """
@@ -28,6 +31,8 @@ from pathlib import Path
 from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import EmailRecognizer, SpacyRecognizer
+
+from aion_assets.memory.scrub_words import is_common_word
 
 # Upper-case letters of Latin scripts (Python's re has no \p{Lu}).
 _UP = "A-ZÀ-ÖØ-ÞĀĂĄĆĈĊČĎĐĒĔĖĘĚĜĞĠĢĤĦĨĪĬĮİĴĶĹĻĽĿŁŃŅŇŌŎŐŒŔŖŘŚŜŞŠŢŤŦŨŪŬŮŰŲŴŶŸŹŻŽ"
@@ -306,7 +311,7 @@ _PARTICLES = frozenset(
         "im", "upon", "on", "en", "lès",
     ]
 )
-_LOC_CUES = re.compile(
+LOCATION_CUES = re.compile(
     r"(?:\b(?:in|from|near|around|outside|inside|visiting|visit|towards?|"
     r"(?:moved|moving|move|relocat\w+|travel+ing|travel+ed|fly\w*|flew|going|shipp\w+|ship|sent|send\w*|"
     r"headed|heading|drive|driving|based|located|lives?|living|stays?|staying|born)\s+(?:to|in|at|from|into))"
@@ -324,6 +329,11 @@ _NAME_CUES = re.compile(
     re.IGNORECASE,
 )
 _CLOSED_POS = frozenset({"AUX", "DET", "PRON", "ADP", "CCONJ", "SCONJ", "PART", "NUM", "PUNCT", "SYM"})
+_MODIFIER_POS = frozenset({"DET", "ADJ", "NOUN", "NUM"})
+_DETERMINERS = frozenset(
+    ["the", "a", "an", "my", "your", "his", "her", "our", "their", "its", "this", "that", "these", "those",
+     "some", "any", "no", "every", "each"]
+)
 _AFTER_NAME = re.compile(
     r"^\s+(?:said|says|wrote|writes|asked|asks|called|reported|mentioned|told|replied|confirmed|"
     r"complained|here)\b",
@@ -380,7 +390,7 @@ class AionPlaceRecognizer(EntityRecognizer):
                 i += 1
                 continue
             chained = bool(out) and re.fullmatch(r",\s*", text[out[-1].end : w.start()]) is not None
-            cue = chained or bool(_LOC_CUES.search(text[max(0, w.start() - 30) : w.start()]))
+            cue = chained or bool(LOCATION_CUES.search(text[max(0, w.start() - 30) : w.start()]))
             hit = None
             for j in range(min(len(words), i + 6) - 1, i - 1, -1):
                 if j > i and not re.fullmatch(r"[ \-]", text[words[j - 1].end() : words[j].start()] or "x"):
@@ -399,7 +409,8 @@ class AionPlaceRecognizer(EntityRecognizer):
                 out.append(self._result(start, end, score))
                 i = hit + 1
                 continue
-            code_like = re.match(r"[-_]?\d", text[w.end() : w.end() + 2]) or (
+            # "in Zenith 60", "on XR-2000", "in EU": products, models and codes, not unknown towns
+            code_like = re.match(r"[-_ ]?\d", text[w.end() : w.end() + 2]) or (
                 w.group().isupper() and len(w.group()) <= 3
             )
             if cue and w.group().lower() not in COMMON_WORDS and not code_like:
@@ -447,6 +458,26 @@ class AionPersonRecognizer(EntityRecognizer):
                 return g[0].isupper() and not g.isupper() and g.isalpha()
             return g.islower() and pos.get(words[k].start(), "X") not in _CLOSED_POS
 
+        def lower_blocked(k: int, before: str) -> bool:
+            # A lower-case name does not start with an ordinary word ("line open", "due date", "general
+            # fault") unless the context says name: a verb that follows names ("sole rossi here") or a
+            # cue before a surname that is no word ("to max harper"). Nor does it follow an article, a
+            # possessive, an adjective or a noun ("the door switch", "my bill due").
+            g = words[k].group()
+            if is_common_word(g) and g not in _PARTICLES:
+                nxt = k + 1 if k + 1 < len(words) and joined(k, k + 1) else None
+                if nxt is None:
+                    return True
+                after_cue = _AFTER_NAME.match(text[words[nxt].end() :]) is not None
+                if not (after_cue or (_NAME_CUES.search(before) and not is_common_word(words[nxt].group()))):
+                    return True
+            if k == 0 or not re.fullmatch(r"[ \t]+", text[words[k - 1].end() : words[k].start()]):
+                return False
+            prev = words[k - 1]
+            return (prev.group().lower() in _DETERMINERS or pos.get(prev.start(), "X") in _MODIFIER_POS) and not (
+                _NAME_CUES.search(before)
+            )
+
         i = 0
         while i < len(words):
             w = words[i]
@@ -463,7 +494,7 @@ class AionPersonRecognizer(EntityRecognizer):
                 # an unknown first name still makes a name with its surname between a cue and a
                 # verb that follows names ("by Ishanvi Naik:", "ok so lizz geerling said")
                 if (g.lower() not in COMMON_WORDS and i + 1 < len(words) and joined(i, i + 1)
-                        and surname_like(i + 1, upper) and (upper or g.islower())
+                        and surname_like(i + 1, upper) and (upper or (g.islower() and not lower_blocked(i, before)))
                         and pos.get(w.start(), "X") not in _CLOSED_POS
                         and ((cue and upper) or _AFTER_NAME.match(text[words[i + 1].end() :]))
                         and text[w.start() : words[i + 1].end()] not in place_gazetteer()):
@@ -472,7 +503,7 @@ class AionPersonRecognizer(EntityRecognizer):
                     continue
                 i += 1
                 continue
-            if (not upper and not g.islower()) or (not upper and pos.get(w.start(), "X") in _CLOSED_POS):
+            if not upper and (not g.islower() or pos.get(w.start(), "X") in _CLOSED_POS or lower_blocked(i, before)):
                 i += 1
                 continue
             j = i

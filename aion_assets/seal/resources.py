@@ -25,8 +25,8 @@ class SealResource(dg.ConfigurableResource):
     home: str | None = Field(
         default=None, description="Folder caching converted base models (models/<name>); default: AION_HOME."
     )
-    scenarios_dir: str = Field(
-        default="tests/llm_evals", description="Root of the scenario files <tenant>/<domain>.yaml."
+    scenarios_dir: str | None = Field(
+        default=None, description="Root of the scenario files <tenant>/<domain>.yaml; default: AION_SCENARIOS_DIR."
     )
     adapter_key: str | None = Field(
         default=None,
@@ -62,7 +62,8 @@ class SealResource(dg.ConfigurableResource):
         from aion_assets.seal.scenarios import load_for
 
         try:
-            return load_for(tenant, domain, Path(self.scenarios_dir))
+            root = Path(self.scenarios_dir) if self.scenarios_dir else self._settings().scenarios_dir
+            return load_for(tenant, domain, root)
         except NotFoundError:
             return None
 
