@@ -80,7 +80,7 @@ def validation_response(errors: list[Any]) -> JSONResponse:
         if index is not None:
             item["index"] = index
         listed.append(item)
-    first = listed[0] if listed else {"field": "body", "location": "body", "message": "invalid"}
+    first: dict[str, Any] = listed[0] if listed else {"field": "body", "location": "body", "message": "invalid"}
     return JSONResponse(
         status_code=422,
         content=error_body(

@@ -147,7 +147,7 @@ class MemoryStore:
             ConflictError: an id is already used by another tenant, or twice in ITEMS.
         """
         now = _now()
-        rows = []
+        rows: list[dict[str, Any]] = []
         seen: dict[uuid.UUID, int] = {}
         for index, item in enumerate(items):
             row_id = item.id or uuid.uuid4()
@@ -184,7 +184,7 @@ class MemoryStore:
                     if row_id not in stored:
                         # Raising inside the transaction rolls back the rows inserted above.
                         raise ConflictError(f"[{seen[row_id]}].id {row_id} is already used")
-        out = [stored[row["id"]] if row["id"] in stored else Interaction(**row) for row in rows]
+        out = [stored[row["id"]] if row["id"] in stored else Interaction.model_validate(row) for row in rows]
         return out, len(created)
 
     def _insert_interaction_rows(self, conn: Connection, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
@@ -416,8 +416,8 @@ class MemoryStore:
             result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(query)
             for row in result:
                 m = row._mapping
-                inter = Interaction(
-                    **{
+                inter = Interaction.model_validate(
+                    {
                         col.name: (utc(m[f"i_{col.name}"]) if col.name == "timestamp" else m[f"i_{col.name}"])
                         for col in t.interactions.c
                     }
@@ -504,7 +504,7 @@ class MemoryStore:
                     t.interactions.c.tenant_id == tenant_id
                 )
             ).one()
-            by_status = dict(
+            by_status: dict[str, int] = dict(
                 conn.execute(
                     sa.select(t.self_edits.c.status, sa.func.count())
                     .where(t.self_edits.c.tenant_id == tenant_id)
