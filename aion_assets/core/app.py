@@ -81,7 +81,6 @@ def create_app(
     app.state.max_text_chars = max_text_chars
     app.state.max_batch = max_batch
     app.state.metrics = metrics = ApiMetrics()
-    app.middleware("http")(metrics.middleware)
     install_error_handlers(app)
     app.include_router(memory_api.router, tags=["memory"])
     app.include_router(datasets_api.router, tags=["datasets"])
@@ -113,8 +112,19 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(_MetricsMiddleware, metrics=metrics)
     setup_tracing(app, otel_exporter)
     return app
+
+
+class _MetricsMiddleware:
+    """Adapter so Starlette's add_middleware can install ApiMetrics.asgi (outermost: sees every status)."""
+
+    def __init__(self, app: Any, metrics: ApiMetrics) -> None:
+        self._app = metrics.asgi(app)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._app(scope, receive, send)
 
 
 def app_from_settings(settings: Settings) -> FastAPI:
