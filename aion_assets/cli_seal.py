@@ -115,7 +115,7 @@ def print_learning(out: dict[str, Any], echo: Echo = click.echo) -> None:
         if all(v is None for v in values):
             continue
         ci = summary.get("vs_baseline", {}).get(metric)
-        interval = f"{ci['mean']:+.3f} ({ci['low']:+.3f} to {ci['high']:+.3f})" if ci else ""
+        interval = f"{ci['diff']:+.3f} ({ci['low']:+.3f} to {ci['high']:+.3f})" if ci else ""
         cells = " ".join(f"{v:>8.3f}" if v is not None else f"{'-':>8}" for v in values[:2])
         cand = f"{values[2]:>10.3f}" if values[2] is not None else f"{'-':>10}"
         echo(f"{label:<18} {cells} {cand}   {interval}")
