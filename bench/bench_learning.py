@@ -155,7 +155,7 @@ def main() -> None:
         body.append(table(name, out))
         examples.append(examples_md(name, out))
     write_section("learning", "Learning on the demo domains (issue 7)", "\n\n".join(body),
-                  command="python -m bench.bench_learning " + " ".join(f"--domains {d}" for d in args.domains))
+                  command="python -m bench.bench_learning --domains " + " ".join(args.domains))
     (ROOT / "docs" / "learning-examples.md").write_text("\n".join(examples) + "\n")
     print("\n\n".join(body))
 
