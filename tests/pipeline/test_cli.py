@@ -99,9 +99,14 @@ def test_aion_ui_serves_the_code_location(tmp_path: Path, sqlite_database: Datab
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-    assert keys == ["memory/interaction_archive", "memory/interactions", "memory/scrubbed_edits", "seal/sft_dataset"], (
-        log_tail(log)
-    )
+    assert keys == [
+        "memory/interaction_archive",
+        "memory/interactions",
+        "memory/scrubbed_edits",
+        "seal/evaluation_report",
+        "seal/lora_adapter",
+        "seal/sft_dataset",
+    ], log_tail(log)
     home = tmp_path / "aion" / "dagster"
     assert home.is_dir()
 

@@ -42,7 +42,7 @@ def test_zero2_on_several_gpus(tmp_path: Path) -> None:
     from aion_assets.seal.train_args import launch_command
 
     sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import build_tiny_llama, make_rows
+    from tests.seal.conftest import build_tiny_llama, make_rows
 
     model = build_tiny_llama(tmp_path / "m")
     (tmp_path / "train.jsonl").write_text("\n".join(json.dumps(r) for r in make_rows()))

@@ -161,7 +161,7 @@ def test_deepspeed_zero2_trains_on_the_cpu_accelerator(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_two_process_zero2_through_accelerate_launch(tmp_path: Path) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import build_tiny_llama, make_rows
+    from tests.seal.conftest import build_tiny_llama, make_rows
 
     model = build_tiny_llama(tmp_path / "m")
     (tmp_path / "train.jsonl").write_text("\n".join(json.dumps(r) for r in make_rows()))
