@@ -91,6 +91,16 @@ def _self_edit(row: Any) -> SelfEdit:
     )
 
 
+def _tenant(row: Any) -> Tenant:
+    return Tenant(
+        tenant_id=row.tenant_id,
+        retention_days=row.retention_days,
+        adaptation_opt_out=row.adaptation_opt_out,
+        config=row.config or {},
+        created_at=utc(row.created_at),
+    )
+
+
 def encode_cursor(timestamp: datetime, row_id: uuid.UUID) -> str:
     """An opaque keyset cursor for (timestamp, id) ordering."""
     raw = json.dumps([utc(timestamp).isoformat(), str(row_id)]).encode()
@@ -430,16 +440,7 @@ class MemoryStore:
         """Every tenant that has sent data, with its settings."""
         with tenant_transaction(self.engine, None) as conn:
             rows = conn.execute(sa.select(t.tenants).order_by(t.tenants.c.tenant_id)).all()
-        return [
-            Tenant(
-                tenant_id=r.tenant_id,
-                retention_days=r.retention_days,
-                adaptation_opt_out=r.adaptation_opt_out,
-                config=r.config or {},
-                created_at=utc(r.created_at),
-            )
-            for r in rows
-        ]
+        return [_tenant(r) for r in rows]
 
     def configure_tenant(
         self,
@@ -468,13 +469,7 @@ class MemoryStore:
             if values:
                 conn.execute(sa.update(t.tenants).where(t.tenants.c.tenant_id == tenant_id).values(**values))
             row = conn.execute(sa.select(t.tenants).where(t.tenants.c.tenant_id == tenant_id)).one()
-        return Tenant(
-            tenant_id=row.tenant_id,
-            retention_days=row.retention_days,
-            adaptation_opt_out=row.adaptation_opt_out,
-            config=row.config or {},
-            created_at=utc(row.created_at),
-        )
+        return _tenant(row)
 
     def add_evaluations(self, tenant_id: str, items: Sequence[EvaluationIn]) -> list[Evaluation]:
         """Store evaluation metrics for TENANT_ID in one transaction."""

@@ -47,3 +47,28 @@ def test_api_refuses_an_unmigrated_database_then_upgrade_fixes_it(tmp_path: Path
 def test_bad_database_url_is_a_clear_error(tmp_path: Path) -> None:
     out = aion("db", "current", home=tmp_path, AION_DATABASE_URL="mysql://x@y/z")
     assert out.returncode == 2 and "scheme" in out.stderr and "AION_" in out.stderr
+
+
+def test_tenant_settings_are_validated_before_they_are_stored(tmp_path: Path) -> None:
+    import json
+
+    assert aion("db", "upgrade", home=tmp_path).returncode == 0
+    good = tmp_path / "acme.yaml"
+    good.write_text(
+        "agents:\n  bot: {domain: support}\nscrub:\n  allow_list: [Acme Support]\ncuration: {min_reward: 0.7}\n"
+    )
+    out = aion("tenant", "--tenant", "acme", "--retention-days", "30", "--config-file", str(good), home=tmp_path)
+    assert out.returncode == 0, out.stderr
+    stored = json.loads(out.stdout)
+    assert stored["retention_days"] == 30 and stored["config"]["curation"] == {"min_reward": 0.7}
+    for text, message in [
+        ("colour: red\n", "unknown key"),
+        ("curation: {min_reward: 3}\n", "min_reward"),
+        ("agents: [1, 2]\n", "agents"),
+    ]:
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(text)
+        refused = aion("tenant", "--tenant", "acme", "--config-file", str(bad), home=tmp_path)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+    again = json.loads(aion("tenant", "--tenant", "acme", home=tmp_path).stdout)
+    assert again["config"] == stored["config"]  # nothing half-written by the refused calls
