@@ -54,7 +54,10 @@ def run_partition(
     ensure_gpu_pool(os.environ["DAGSTER_HOME"])
     assets: list[Any] = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     checks: list[Any] = list(defs.asset_checks or [])
-    run_config: dict[str, Any] = {"ops": {}}
+    # INFO keeps the steps' own messages (training progress, evaluation stages) and drops
+    # Dagster's per-event DEBUG lines, which would bury them on a terminal.
+    quiet: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    run_config: dict[str, Any] = {"ops": {}, **quiet}
     train_cfg = {k: v for k, v in {"max_train_minutes": max_train_minutes, "max_steps": max_steps}.items() if v}
     if train_cfg:
         run_config["ops"]["seal__lora_adapter"] = {"config": train_cfg}
@@ -68,7 +71,7 @@ def run_partition(
     with dg.DagsterInstance.get() as instance:
         instance.add_dynamic_partitions(TENANT_DOMAINS, [key])
         echo(f"observing the memory store, then materializing {key} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-        dg.materialize([interactions], resources=default_resources(), instance=instance)
+        dg.materialize([interactions], resources=default_resources(), instance=instance, run_config=quiet)
         result = dg.materialize(
             [*assets, *checks],
             selection=[scrubbed_edits, sft_dataset, lora_adapter, evaluation_report],
