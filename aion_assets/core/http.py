@@ -93,8 +93,11 @@ def validation_response(errors: list[Any]) -> JSONResponse:
     )
 
 
-async def read_json(request: Request) -> Any:
-    """Read and decode the request body as strict UTF-8 JSON, or raise a 400 ApiError."""
+async def read_json(request: Request, *, optional: bool = False) -> Any:
+    """Read and decode the request body as strict UTF-8 JSON, or raise a 400 ApiError.
+
+    With OPTIONAL, an empty (or all-whitespace) body gives None instead of an error.
+    """
     limit: int = request.app.state.max_body_bytes
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -103,6 +106,8 @@ async def read_json(request: Request) -> Any:
             raise ApiError(413, "body_too_large", f"request body exceeds {limit} bytes", field="body")
         chunks.append(chunk)
     raw = b"".join(chunks)
+    if optional and not raw.strip():
+        return None
     if not raw:
         raise ApiError(400, "invalid_body", "request body is empty: send a JSON document", field="body")
     try:

@@ -154,8 +154,8 @@ async def post_self_edit(request: Request, caller: Caller) -> JSONResponse:
 
 async def _review_edit(request: Request, caller: Caller, edit_id: uuid.UUID, decision: EditStatus) -> SelfEdit:
     caller.require(Role.reviewer)
-    body = await request.body()
-    review = validate(_review, await read_json(request), _context(request)) if body.strip() else ReviewIn()
+    data = await read_json(request, optional=True)
+    review = ReviewIn() if data is None else validate(_review, data, _context(request))
     edit = await run_in_threadpool(
         _store(request).review_self_edit,
         caller.tenant_id,

@@ -276,6 +276,37 @@ def _decrypted_state_dict(
     return load_safetensors(decrypt_bytes(blob, key, associated_data=plain_name.encode()))
 
 
+def plain_peft_folder(package: Path, key: bytes | None, into: Path) -> Path:
+    """A plain PEFT folder for PACKAGE, for consumers that load adapters from disk by path.
+
+    An unencrypted package is returned as it is. An encrypted one has its weights decrypted
+    into INTO (created with mode 0700; the caller deletes it when done) next to copies of the
+    other files; the manifest is verified first.
+
+    Raises:
+        ArtifactError: the manifest fails, the package is encrypted and KEY is None, or the key is wrong.
+    """
+    from aion_assets.core.crypto import decrypt_file
+
+    package = Path(package)
+    manifest = verify_manifest(package)
+    encrypted = {Path(n).name for n in (manifest.get("encryption") or {}).get("files") or []}
+    if not encrypted:
+        return package
+    if key is None:
+        raise ArtifactError(f"{package}: the adapter weights are encrypted; give the key (AION_ADAPTER_KEY)")
+    into.mkdir(mode=0o700, parents=True)
+    for path in package.iterdir():
+        if path.name == MANIFEST or not path.is_file():
+            continue
+        if path.name in encrypted:
+            plain = path.name[: -len(ENCRYPTED_SUFFIX)]
+            decrypt_file(path, into / plain, key, associated_data=plain.encode())
+        else:
+            shutil.copyfile(path, into / path.name)
+    return into
+
+
 def load_adapter_model(
     base_path: Path | BaseModelInfo,
     adapter_dir: Path,

@@ -10,7 +10,6 @@ Check metadata carries counts by entity type, never a value.
 """
 
 
-import contextlib
 import random
 import re
 import uuid
@@ -22,7 +21,7 @@ import dagster as dg
 from aion_assets.core.errors import NotFoundError
 from aion_assets.memory.resources import ArtifactStoreResource, MemoryStoreResource, ScrubberResource
 from aion_assets.seal.assets import latest_metadata, sft_dataset
-from aion_assets.seal.curation import SPLITS, find_tenant, read_rows
+from aion_assets.seal.curation import SPLITS, find_tenant, stored_rows
 from aion_assets.seal.partitions import split_partition_key, tenant_domain_partitions
 
 PII_SAMPLE = 100
@@ -33,9 +32,8 @@ _PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*>")
 def _rows(artifacts: ArtifactStoreResource, meta: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     store = artifacts.get_store()
     for split in SPLITS:
-        with contextlib.closing(store.open_read(meta[f"{split}_key"])) as stream:
-            for row in read_rows(stream):
-                yield split, row
+        for row in stored_rows(store, meta[f"{split}_key"]):
+            yield split, row
 
 
 def _outside_placeholders(text: str, start: int, end: int) -> bool:

@@ -22,6 +22,7 @@ Contract:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -439,6 +440,12 @@ def read_rows(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
     for line in iter_lines(stream):
         if line.strip():
             yield json.loads(line)
+
+
+def stored_rows(store: Any, key: str) -> Iterator[dict[str, Any]]:
+    """The rows of the JSONL object KEY of an artifact store, streamed (the stream is closed after)."""
+    with contextlib.closing(store.open_read(key)) as stream:
+        yield from read_rows(stream)
 
 
 def scrub_policy(tenant: Tenant | None) -> Any:

@@ -18,12 +18,12 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from aion_assets.core.errors import ArtifactError, ConfigError
+from aion_assets.core.errors import ConfigError
 from aion_assets.memory.models import EvaluationIn
 from aion_assets.memory.resources import ArtifactStoreResource, MemoryStoreResource
 from aion_assets.memory.retention import tenant_segment
 from aion_assets.seal.assets import latest_metadata, sft_dataset
-from aion_assets.seal.curation import read_rows
+from aion_assets.seal.curation import stored_rows
 from aion_assets.seal.partitions import split_partition_key, tenant_domain_partitions
 from aion_assets.seal.resources import SealResource
 
@@ -50,11 +50,6 @@ def model_name(base: str, tenant_id: str, domain: str) -> str:
 def version_name(base: str, tenant_id: str, domain: str, when: datetime) -> str:
     """A version name like ``aion-base+seal-acme-support@2026.04.01-093015``."""
     return f"{model_name(base, tenant_id, domain)}@{when:%Y.%m.%d-%H%M%S}"
-
-
-def _download_rows(store: Any, key: str) -> list[dict[str, Any]]:
-    with store.open_read(key) as stream:
-        return list(read_rows(stream))
 
 
 def _run_cancelled(context: dg.AssetExecutionContext) -> bool:
@@ -97,8 +92,8 @@ def lora_adapter(
     hp = settings.hyperparameters.model_copy(update=overrides)
     base = seal.base_model(settings.base_model)
     store = artifacts.get_store()
-    train_rows = _download_rows(store, dataset["train_key"])
-    eval_rows = _download_rows(store, dataset["eval_key"])
+    train_rows = list(stored_rows(store, dataset["train_key"]))
+    eval_rows = list(stored_rows(store, dataset["eval_key"]))
     if not train_rows:
         raise ConfigError(f"{partition}: the dataset version {dataset['version']} has no training rows")
     context.log.info(
@@ -119,6 +114,7 @@ def lora_adapter(
         if step == 1 or step % 10 == 0:
             context.log.info(f"step {step}: loss {loss:.4f}, {tokens_per_s:.0f} tokens/s")
 
+    key = seal.encryption_key()
     started = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="aion-lora-") as tmp:
         result = train_lora(
@@ -139,7 +135,7 @@ def lora_adapter(
             config={"hyperparameters": hp.model_dump(mode="json"), "partition": partition},
             loss_curve=[list(p) for p in result.loss_curve],
             seed=hp.seed,
-            key=seal.encryption_key(),
+            key=key,
             extra={"train": result.as_dict() | {"adapter_dir": None}, "dataset_uri": dataset.get("uri")},
         )
         name = model_name(base.name, tenant_id, domain)
@@ -165,7 +161,7 @@ def lora_adapter(
             "final_loss": result.loss_curve[-1][1] if result.loss_curve else float("nan"),
             "eval_loss": result.eval_loss if result.eval_loss is not None else float("nan"),
             "loss_curve": dg.MetadataValue.json([[s, round(v, 4)] for s, v in result.loss_curve]),
-            "encrypted": seal.encryption_key() is not None,
+            "encrypted": key is not None,
         }
     )
 
@@ -186,29 +182,6 @@ class EvaluationReportConfig(dg.Config):
     consistency: str = Field(default="minilm", description="'minilm' (embeddings), 'bow', or 'none'.")
     n_resamples: int = Field(default=1000, ge=100, description="Paired bootstrap resamples.")
     seed: int = Field(default=0, ge=0, description="Generation and bootstrap seed.")
-
-
-def _plain_adapter(package: Path, key: bytes | None, into: Path) -> Path:
-    """A plain PEFT folder for PACKAGE (decrypting its weights into INTO when encrypted)."""
-    from aion_assets.core.crypto import decrypt_file
-    from aion_assets.seal.adapters import ENCRYPTED_SUFFIX, MANIFEST, verify_manifest
-
-    manifest = verify_manifest(package)
-    encrypted = (manifest.get("encryption") or {}).get("files") or []
-    if not encrypted:
-        return package
-    if key is None:
-        raise ArtifactError(f"{package}: the adapter is encrypted; set AION_ADAPTER_KEY to evaluate it")
-    into.mkdir(mode=0o700, parents=True)
-    for path in package.iterdir():
-        if path.name == MANIFEST:
-            continue
-        if path.name in {Path(n).name for n in encrypted}:
-            plain = path.name[: -len(ENCRYPTED_SUFFIX)]
-            decrypt_file(path, into / plain, key, associated_data=plain.encode())
-        elif path.is_file():
-            (into / path.name).write_bytes(path.read_bytes())
-    return into
 
 
 @dg.asset(
@@ -235,7 +208,7 @@ def evaluation_report(
     seal: SealResource,
 ) -> Iterator[Any]:
     """Candidate adapter vs serving baseline vs style-only control on held-out data and scenarios."""
-    from aion_assets.seal.adapters import download_adapter
+    from aion_assets.seal.adapters import download_adapter, plain_peft_folder
     from aion_assets.seal.evaluate import evaluate_candidate, gate
 
     partition = context.partition_key
@@ -245,7 +218,7 @@ def evaluation_report(
     settings = seal.settings_for(tenant_id, domain)
     base = seal.base_model(settings.base_model)
     store = artifacts.get_store()
-    eval_rows = _download_rows(store, dataset["eval_key"])[: config.max_eval_rows]
+    eval_rows = list(stored_rows(store, dataset["eval_key"]))[: config.max_eval_rows]
     scenarios = seal.scenarios_for(tenant_id, domain)
     style = settings.style
     if style.is_empty and scenarios is not None and scenarios.style is not None:
@@ -254,7 +227,7 @@ def evaluation_report(
     baseline_version = base.name
     with tempfile.TemporaryDirectory(prefix="aion-eval-") as tmp:
         package = download_adapter(store, str(adapter["prefix"]), Path(tmp) / "package")
-        plain = _plain_adapter(package, seal.encryption_key(), Path(tmp) / "plain")
+        plain = plain_peft_folder(package, seal.encryption_key(), Path(tmp) / "plain")
         report = evaluate_candidate(
             base.path,
             plain,

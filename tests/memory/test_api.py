@@ -210,6 +210,9 @@ def test_amend_while_approving(client: TestClient, auth: dict[str, str]) -> None
     inter = client.post("/interactions", json=interaction(), headers=auth).json()
     edit = client.post("/self-edits", json={"interaction_id": inter["id"], "editor_type": "model",
                                             "edited_output": "draft", "reward_score": 0.4}, headers=auth).json()
+    bad = client.post(f"/self-edits/{edit['id']}/approve", json={"edited": "final"}, headers=auth)
+    assert bad.status_code == 422 and bad.json()["field"] == "edited"
+    assert client.get("/self-edits?status=pending", headers=auth).json()["items"][0]["id"] == edit["id"]
     r = client.post(f"/self-edits/{edit['id']}/approve", json={"edited_output": "final"}, headers=auth)
     assert r.json()["edited_output"] == "final"
     assert client.get("/self-edits?status=approved", headers=auth).json()["items"][0]["edited_output"] == "final"

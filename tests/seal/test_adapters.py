@@ -166,6 +166,30 @@ def test_encryption_round_trip_and_wrong_key(
         load_adapter_model(base_info.path, pkg)
 
 
+def test_plain_peft_folder_for_encrypted_and_clear_packages(
+    saved_adapter: Any, base_info: BaseModelInfo, tmp_path: Path
+) -> None:
+    from peft import PeftModel
+
+    from aion_assets.seal.adapters import plain_peft_folder
+    from aion_assets.seal.base_models import load_causal_lm
+
+    folder, logits = saved_adapter
+    clear = _package(folder, tmp_path / "clear", base_info)
+    assert plain_peft_folder(clear, None, tmp_path / "unused") == clear
+    key = generate_key()
+    enc = _package(folder, tmp_path / "enc", base_info, key=key)
+    with pytest.raises(ArtifactError, match="encrypted; give the key"):
+        plain_peft_folder(enc, None, tmp_path / "nokey")
+    with pytest.raises(ArtifactError, match="wrong key"):
+        plain_peft_folder(enc, generate_key(), tmp_path / "wrong")
+    plain = plain_peft_folder(enc, key, tmp_path / "plain")
+    assert (plain / "adapter_model.safetensors").is_file() and not (plain / "manifest.json").exists()
+    model = PeftModel.from_pretrained(load_causal_lm(base_info.path), str(plain)).eval()
+    with torch.no_grad():
+        assert torch.equal(model(input_ids=PROBE).logits, logits)
+
+
 def test_adapter_on_another_base_is_refused(
     saved_adapter: Any, base_info: BaseModelInfo, tmp_path: Path
 ) -> None:
