@@ -16,14 +16,15 @@ from dagster._core.definitions.executor_definition import (  # the stock selecto
     multi_or_in_process_executor,
 )
 
+from aion_assets.core.resources import ArtifactStoreResource
 from aion_assets.memory import assets as memory_assets
-from aion_assets.memory import checks as memory_checks
 from aion_assets.memory import schedules as memory_schedules
-from aion_assets.memory import sensors as memory_sensors
-from aion_assets.memory.resources import ArtifactStoreResource, MemoryStoreResource, ScrubberResource
-from aion_assets.seal import assets as seal_assets
-from aion_assets.seal import checks as seal_checks
-from aion_assets.seal import learning_assets
+from aion_assets.memory.resources import MemoryStoreResource, ScrubberResource
+from aion_assets.seal import assets as learning_assets
+from aion_assets.seal.datasets import assets as seal_assets
+from aion_assets.seal.datasets import checks as memory_checks
+from aion_assets.seal.datasets import checks as seal_checks
+from aion_assets.seal.datasets import sensors as memory_sensors
 from aion_assets.seal.resources import SealResource
 
 #: ``multi_or_in_process_executor`` with in-process as the default instead of multiprocess.

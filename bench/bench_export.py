@@ -64,7 +64,8 @@ def fill(engine: sa.Engine, n: int) -> None:
 def export(engine: sa.Engine, out_dir: Path) -> tuple[int, str]:
     """The sft_dataset path without scrubbing; returns (rows, content hash)."""
     from aion_assets.memory.store import MemoryStore
-    from aion_assets.seal.curation import curate, write_splits
+    from aion_assets.seal.datasets.curate import curate
+    from aion_assets.seal.datasets.versions import write_splits
 
     store = MemoryStore(engine)
     with open(out_dir / "train.jsonl", "wb") as train, open(out_dir / "eval.jsonl", "wb") as ev:

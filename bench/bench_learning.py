@@ -28,10 +28,10 @@ METRICS = [("rougeL_body", "body ROUGE-L"), ("fact_recall", "key-fact recall"), 
 
 
 def run_domain(name: str, train_minutes: float | None, model_home: Path) -> dict[str, Any]:
-    from aion_assets.cli_demo import ingest_sample
-    from aion_assets.cli_seal import run_partition
+    from aion_assets.cli.demo import ingest_sample
     from aion_assets.core.migrate import upgrade
     from aion_assets.core.settings import get_settings
+    from aion_assets.runs import run_partition
 
     home = Path(tempfile.mkdtemp(prefix="aion-learning-"))
     os.environ["AION_HOME"] = str(home)
@@ -64,8 +64,9 @@ def from_home(home: Path, name: str) -> dict[str, Any]:
     """Re-read a finished run's results from its home (to re-render without training again)."""
     import dagster as dg
 
-    from aion_assets.seal.assets import latest_metadata, sft_dataset
-    from aion_assets.seal.learning_assets import evaluation_report, lora_adapter
+    from aion_assets.seal.assets import evaluation_report, lora_adapter
+    from aion_assets.seal.datasets.assets import sft_dataset
+    from aion_assets.seal.refs import latest_metadata
 
     saved = home / "bench-learning.json"
     if saved.exists():

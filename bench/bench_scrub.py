@@ -380,7 +380,7 @@ def stock_spans(analyzer: Any, texts: list[str], allow_list: list[str] | None = 
 
 def support_domain_texts(name: str) -> list[str]:
     """The texts of a demo support domain as the scrubber sees them: corrected answers, then questions."""
-    from aion_assets.seal.demo_domain import generate_domain
+    from aion_assets.demo.domains import generate_domain
 
     d = generate_domain(name)
     return [e["edited_output"] for e in d.self_edits()] + [i["input_text"] for i in d.interactions()]
@@ -395,7 +395,7 @@ def kept_share(texts: list[str], replaced: list[list[tuple[int, int, str]]]) -> 
 
 def gazetteer_overlap(samples: list[Sample]) -> tuple[float, list[tuple[Sample, Span]]]:
     """Share of benchmark location values in the scrubber's gazetteer, and the ones that are not."""
-    from aion_assets.memory.scrub_recognizers import place_gazetteer
+    from aion_assets.memory.scrub.recognizers import place_gazetteer
 
     places = place_gazetteer()
     outside = []
@@ -433,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show-misses", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from aion_assets.memory.scrub import ScrubPolicy, get_scrubber
+    from aion_assets.memory.scrub.engine import ScrubPolicy, get_scrubber
 
     samples = generate(args.samples, args.seed)
     texts = [s.text for s in samples]

@@ -27,7 +27,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 def _rows(n: int) -> tuple[list[dict[str, Any]], str]:
     try:
-        from aion_assets.seal.demo_domain import generate_demo_domain
+        from aion_assets.demo.domains import generate_demo_domain
 
         rows = generate_demo_domain().curated_rows(split="train")
         return rows[:n], "demo domain acme/support (aion_assets/seal/demo_domain.py), train split"
@@ -50,8 +50,8 @@ def bare_loop(
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
-    from aion_assets.seal.train_data import collate, encode_rows
-    from aion_assets.seal.train_loss import full_logits_loss, gathered_logits_loss
+    from aion_assets.seal.training.train_data import collate, encode_rows
+    from aion_assets.seal.training.train_loss import full_logits_loss, gathered_logits_loss
 
     tok = AutoTokenizer.from_pretrained(str(base))
     encoded = encode_rows(tok, rows, hp.max_seq_len)
@@ -109,10 +109,10 @@ def main() -> None:
     opts = parser.parse_args()
 
     from aion_assets.core.settings import get_settings
-    from aion_assets.seal.base_models import resolve_base_model
-    from aion_assets.seal.seal_config import HyperParameters
-    from aion_assets.seal.train import detect_devices, train_lora
-    from aion_assets.seal.train_args import resolve_precision
+    from aion_assets.seal.config import HyperParameters
+    from aion_assets.seal.training.base_models import resolve_base_model
+    from aion_assets.seal.training.train import detect_devices, train_lora
+    from aion_assets.seal.training.train_args import resolve_precision
     from bench._report import write_section
 
     home = get_settings().resolved_home

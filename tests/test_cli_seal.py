@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aion_assets.cli_seal import print_learning
+from aion_assets.cli.seal import print_learning
 
 
 def test_print_learning_renders_the_figures() -> None:

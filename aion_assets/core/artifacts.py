@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 from aion_assets.core.errors import ArtifactError, ConfigError, StoreUnavailableError
 
@@ -595,3 +595,8 @@ def artifact_store_from_uri(
             store.ensure_bucket(create=True)
         return store
     raise ConfigError(f"artifact store URI {uri!r}: unsupported scheme {scheme!r}; use a path, file:// or s3://")
+
+
+def key_segment(value: str) -> str:
+    """VALUE (a tenant id) as one artifact-key segment (``/`` and other separators percent-quoted)."""
+    return quote(value, safe="@:.-_")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -16,8 +17,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aion_assets.core.errors import ConfigError
 
-#: The checkout (or install) root: config/ and tests/llm_evals/ are found relative to it.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: The shipped configuration (package data: found in a checkout and in an installed wheel alike).
+CONFIG_DIR = Path(str(resources.files("aion_assets") / "config"))
+#: The scenario prompts of a checkout (tests/llm_evals/<tenant>/<domain>.yaml, beside the package).
+#: An installed wheel has none: set AION_SCENARIOS_DIR, or domains are evaluated without scenarios.
+CHECKOUT_SCENARIOS = Path(str(resources.files("aion_assets"))).parent / "tests" / "llm_evals"
 
 
 class Settings(BaseSettings):
@@ -56,10 +60,10 @@ class Settings(BaseSettings):
         default=None, description="OpenTelemetry exporter: 'console' or 'otlp'; unset = no tracing."
     )
     seal_config: Path = Field(
-        default=PROJECT_ROOT / "config" / "seal.yaml", description="SEAL hyperparameters, base models, styles."
+        default=CONFIG_DIR / "seal.yaml", description="SEAL hyperparameters, base models, styles."
     )
     scenarios_dir: Path = Field(
-        default=PROJECT_ROOT / "tests" / "llm_evals", description="Scenario prompts: <tenant>/<domain>.yaml."
+        default=CHECKOUT_SCENARIOS, description="Scenario prompts: <tenant>/<domain>.yaml."
     )
 
     @field_validator("database_url", "database_admin_url")

@@ -1,34 +1,22 @@
-"""Memory-domain assets: the source observation, PII-free edits, and the retention archive.
+"""Memory-domain assets: the source observation and the retention archive.
 
-Lineage starts at ``memory/interactions`` (row counts of the memory store), goes through
-``memory/scrubbed_edits`` (one partition per ``tenant/domain``) to ``seal/sft_dataset``.
-The work is done by plain modules (``seal.curation``, ``memory.scrub``, ``memory.retention``).
+Lineage starts at ``memory/interactions`` (row counts of the memory store); the dataset assets
+(``aion_assets.seal.datasets.assets``) depend on it by key. The work is done by plain modules
+(``memory.store``, ``memory.retention``).
 """
 
 
 import hashlib
 import json
-import tempfile
-from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from aion_assets.core.errors import ConfigError, NotFoundError
-from aion_assets.memory.resources import ArtifactStoreResource, MemoryStoreResource, ScrubberResource
-from aion_assets.memory.retention import run_retention, tenant_segment
-from aion_assets.seal.curation import (
-    curate,
-    curation_settings,
-    dumps_row,
-    find_tenant,
-    is_usable,
-    scrub_examples,
-)
-from aion_assets.seal.partitions import split_partition_key, tenant_domain_partitions
+from aion_assets.core.resources import ArtifactStoreResource
+from aion_assets.memory.resources import MemoryStoreResource
+from aion_assets.memory.retention import run_retention
 
 GROUP = "memory"
 PREFIX = ["memory"]
@@ -67,98 +55,6 @@ def interactions(memory: MemoryStoreResource) -> dg.MaterializeResult:
         },
         # Unchanged counts give an unchanged data version, so downstream is not marked stale.
         data_version=dg.DataVersion(hashlib.sha256(snapshot.encode()).hexdigest()[:16]),
-    )
-
-
-class ScrubbedEditsConfig(dg.Config):
-    """Run configuration of ``memory/scrubbed_edits``."""
-
-    min_reward: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="Reward threshold; default: the tenant's curation.min_reward (0.5)."
-    )
-
-
-class _Counter:
-    """Counts the items passing through an iterator."""
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    def wrap(self, items: Iterable[Any]) -> Iterator[Any]:
-        for item in items:
-            self.n += 1
-            yield item
-
-
-@dg.asset(
-    key_prefix=PREFIX,
-    group_name=GROUP,
-    deps=[interactions],
-    partitions_def=tenant_domain_partitions,
-    kinds={"presidio", "jsonl"},
-)
-def scrubbed_edits(
-    context: dg.AssetExecutionContext,
-    config: ScrubbedEditsConfig,
-    memory: MemoryStoreResource,
-    artifacts: ArtifactStoreResource,
-    scrubber: ScrubberResource,
-) -> dg.MaterializeResult:
-    """Approved self-edits of one tenant/domain, deduplicated, with PII replaced by typed placeholders."""
-    tenant_id, domain = split_partition_key(context.partition_key)
-    store = memory.get_store()
-    tenant = find_tenant(store.list_tenants(), tenant_id)
-    if tenant is None:
-        raise NotFoundError(
-            f"tenant {tenant_id!r} has no data in the memory store; remove partition {tenant_id}/{domain}"
-        )
-    if tenant.adaptation_opt_out:
-        raise ConfigError(f"tenant {tenant_id!r} opted out of adaptation: its edits are never curated")
-    settings = curation_settings(tenant, min_reward=config.min_reward)
-    policy = scrubber.policy_for(tenant)
-    read, kept = _Counter(), _Counter()
-    examples = kept.wrap(
-        curate(
-            read.wrap(store.iter_approved_edits(tenant_id, min_reward=settings.min_reward)),
-            tenant_config=tenant.config,
-            min_reward=settings.min_reward,
-            domain=domain,
-        )
-    )
-    removed: dict[str, int] = {}
-    rows_out = dropped = 0
-    digest = hashlib.sha256()
-    with tempfile.TemporaryDirectory(prefix="aion-scrub-") as tmp:
-        path = Path(tmp) / "scrubbed.jsonl"
-        with open(path, "wb") as fh:
-            for ex, counts in scrub_examples(examples, scrubber.get_scrubber(), policy, batch_size=scrubber.batch_size):
-                for k, v in counts.items():
-                    removed[k] = removed.get(k, 0) + v
-                if not is_usable(ex):
-                    dropped += 1
-                    continue
-                data = dumps_row(ex.to_row()).encode()
-                fh.write(data)
-                digest.update(data)
-                rows_out += 1
-        sha = digest.hexdigest()
-        key = f"scrubbed/{tenant_segment(tenant_id)}/{domain}/{sha[:16]}.jsonl"
-        uri = artifacts.get_store().put_file(key, path)
-    context.log.info("scrubbed %d of %d examples of %s/%s to %s", rows_out, kept.n, tenant_id, domain, uri)
-    return dg.MaterializeResult(
-        metadata={
-            "approved_edits_read": read.n,
-            "rows_in": kept.n,
-            "rows_out": rows_out,
-            "rows_dropped_empty": dropped,
-            "removed_total": sum(removed.values()),
-            "removed_by_type": dg.MetadataValue.json(dict(sorted(removed.items()))),
-            "min_reward": settings.min_reward,
-            "sha256": sha,
-            "key": key,
-            "uri": dg.MetadataValue.url(uri) if uri.startswith("s3://") else dg.MetadataValue.path(uri),
-        },
-        data_version=dg.DataVersion(sha[:16]),
     )
 
 
@@ -204,4 +100,4 @@ def interaction_archive(
     )
 
 
-assets = [interactions, scrubbed_edits, interaction_archive]
+assets = [interactions, interaction_archive]

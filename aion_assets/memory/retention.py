@@ -40,13 +40,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from aion_assets.core.artifacts import ArtifactStore
+from aion_assets.core.artifacts import ArtifactStore, key_segment
 from aion_assets.core.db import tenant_transaction
 from aion_assets.core.errors import ArtifactError, NotFoundError
 from aion_assets.memory import tables as t
@@ -57,14 +56,9 @@ DELETE_BATCH = 500
 _READ_CHUNK = 1024 * 1024
 
 
-def tenant_segment(tenant_id: str) -> str:
-    """TENANT_ID as one artifact-key segment (``/`` and other separators percent-quoted)."""
-    return quote(tenant_id, safe="@:.-_")
-
-
 def day_prefix(tenant_id: str, day: date) -> str:
     """The artifact-store folder of one tenant's archives of one day (with trailing ``/``)."""
-    return f"archives/{tenant_segment(tenant_id)}/interactions/{day.isoformat()}/"
+    return f"archives/{key_segment(tenant_id)}/interactions/{day.isoformat()}/"
 
 
 @dataclass(frozen=True)
@@ -284,7 +278,7 @@ def _complete_delete(
 
 
 def _pending_manifests(artifacts: ArtifactStore, tenant_id: str) -> Iterator[tuple[str, ArchiveManifest]]:
-    keys = list(artifacts.list(f"archives/{tenant_segment(tenant_id)}/interactions/"))
+    keys = list(artifacts.list(f"archives/{key_segment(tenant_id)}/interactions/"))
     present = set(keys)
     for key in keys:
         if key.endswith(".manifest.json") and key.removesuffix(".manifest.json") + ".deleted.json" not in present:

@@ -442,6 +442,12 @@ class MemoryStore:
             rows = conn.execute(sa.select(t.tenants).order_by(t.tenants.c.tenant_id)).all()
         return [_tenant(r) for r in rows]
 
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        """TENANT_ID's settings, or None when the tenant never sent data (callers then use defaults)."""
+        with tenant_transaction(self.engine, None) as conn:
+            row = conn.execute(sa.select(t.tenants).where(t.tenants.c.tenant_id == tenant_id)).first()
+        return _tenant(row) if row is not None else None
+
     def configure_tenant(
         self,
         tenant_id: str,
@@ -453,7 +459,7 @@ class MemoryStore:
         """Create or update TENANT_ID's settings; arguments left None keep their stored value.
 
         CONFIG replaces the stored config object as a whole (validate it first with
-        ``aion_assets.seal.curation.validate_tenant_config``).
+        ``aion_assets.seal.datasets.tenant_config.validate_tenant_config``).
         """
         if retention_days is not None and retention_days < 1:
             raise ValueError("retention_days must be at least 1")

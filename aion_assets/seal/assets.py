@@ -1,140 +1,291 @@
-"""SEAL-domain assets: the curated SFT dataset (training and evaluation assets join later).
+"""The learning half of the loop as assets: ``seal/lora_adapter`` and ``seal/evaluation_report``.
 
-``seal/sft_dataset`` reads the latest ``memory/scrubbed_edits`` materialization of its partition,
-splits it deterministically into train and eval, and writes both files under a version derived
-from their content hash, so re-materializing unchanged data produces the same version.
+Both are partitioned like ``seal/sft_dataset`` (one partition per ``tenant/domain``). The
+training op carries the tags that send it to GPU run workers in production (concurrency pool
+``gpu``, a Kubernetes GPU request, the Celery queue ``gpu``) and runs in-process on the
+embedded default. The evaluation report carries a blocking check: a candidate that is worse
+than the serving baseline never reaches anything downstream of it.
 """
 
-
-import contextlib
 import json
 import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from aion_assets.core.errors import ConfigError, NotFoundError
-from aion_assets.memory.assets import scrubbed_edits
-from aion_assets.memory.resources import ArtifactStoreResource, MemoryStoreResource
-from aion_assets.memory.retention import tenant_segment
-from aion_assets.seal.curation import (
-    SPLITS,
-    Example,
-    curation_settings,
-    find_tenant,
-    read_rows,
-    write_splits,
-)
+from aion_assets.core.artifacts import key_segment
+from aion_assets.core.errors import ConfigError
+from aion_assets.core.jsonl import stored_rows
+from aion_assets.core.resources import ArtifactStoreResource
+from aion_assets.memory.models import EvaluationIn
+from aion_assets.memory.resources import MemoryStoreResource
+from aion_assets.seal.datasets.assets import sft_dataset
 from aion_assets.seal.partitions import split_partition_key, tenant_domain_partitions
+from aion_assets.seal.refs import latest_metadata
+from aion_assets.seal.resources import SealResource
 
 GROUP = "seal"
 PREFIX = ["seal"]
+CHECK_NAME = "candidate_not_worse_than_baseline"
+
+#: Production routing of the training step: GPU pool, GPU node, GPU Celery queue.
+GPU_OP_TAGS: dict[str, Any] = {
+    "dagster-celery/queue": "gpu",
+    "aion/queue": "gpu",
+    "dagster-k8s/config": {
+        "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "1"}}},
+        "pod_spec_config": {"node_selector": {"aion/accelerator": "gpu"}},
+    },
+}
 
 
-def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, partition: str) -> dict[str, Any]:
-    """The metadata values of KEY's latest materialization of PARTITION.
-
-    Raises:
-        NotFoundError: the partition was never materialized.
-    """
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
-    ).records
-    if not records or records[0].asset_materialization is None:
-        raise NotFoundError(f"{key.to_user_string()} has no materialization of partition {partition!r}; materialize it")
-    return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+def model_name(base: str, tenant_id: str, domain: str) -> str:
+    """The adapter family name, e.g. ``aion-base+seal-acme-support``."""
+    return f"{base}+seal-{key_segment(tenant_id)}-{domain}"
 
 
-def dataset_prefix(tenant_id: str, domain: str, version: str) -> str:
-    """``datasets/{tenant}/{domain}/{version}`` (tenant percent-quoted like the archives)."""
-    return f"datasets/{tenant_segment(tenant_id)}/{domain}/{version}"
+def version_name(base: str, tenant_id: str, domain: str, when: datetime) -> str:
+    """A version name like ``aion-base+seal-acme-support@2026.04.01-093015``."""
+    return f"{model_name(base, tenant_id, domain)}@{when:%Y.%m.%d-%H%M%S}"
 
 
-class SftDatasetConfig(dg.Config):
-    """Run configuration of ``seal/sft_dataset``; unset fields come from the tenant's curation settings."""
+def _run_cancelled(context: dg.AssetExecutionContext) -> bool:
+    run = context.instance.get_run_by_id(context.run_id)
+    return run is not None and run.status in (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
 
-    eval_share: float | None = Field(
-        default=None, ge=0.0, lt=1.0, description="Share of interactions held out for evaluation (default 0.2)."
-    )
-    min_rows: int | None = Field(
-        default=None, ge=1, description="Fewest rows the blocking check accepts (default 10)."
-    )
+
+class LoraAdapterConfig(dg.Config):
+    """Run configuration of ``seal/lora_adapter``; unset fields come from config/seal.yaml."""
+
+    max_steps: int | None = Field(default=None, ge=1, description="Override: optimizer steps at most.")
+    max_train_minutes: float | None = Field(default=None, gt=0, description="Override: training time budget.")
+    seed: int | None = Field(default=None, ge=0, description="Override: training seed.")
 
 
 @dg.asset(
     key_prefix=PREFIX,
     group_name=GROUP,
-    deps=[scrubbed_edits],
+    deps=[sft_dataset],
     partitions_def=tenant_domain_partitions,
-    kinds={"jsonl", "s3"},
+    kinds={"pytorch", "peft"},
+    pool="gpu",
+    op_tags=GPU_OP_TAGS,
 )
-def sft_dataset(
+def lora_adapter(
     context: dg.AssetExecutionContext,
-    config: SftDatasetConfig,
-    memory: MemoryStoreResource,
+    config: LoraAdapterConfig,
     artifacts: ArtifactStoreResource,
+    seal: SealResource,
 ) -> dg.MaterializeResult:
-    """Curated PII-free SFT dataset of one tenant/domain: train.jsonl and eval.jsonl, versioned by content."""
+    """LoRA adapter of one tenant/domain trained on its SFT dataset, stored under seal-adapters/."""
+    from aion_assets.seal.training.adapters import package_adapter, upload_adapter
+    from aion_assets.seal.training.train import train_lora
+
     partition = context.partition_key
     tenant_id, domain = split_partition_key(partition)
-    tenant = find_tenant(memory.get_store().list_tenants(), tenant_id)
-    if tenant is not None and tenant.adaptation_opt_out:
-        raise ConfigError(f"tenant {tenant_id!r} opted out of adaptation: no dataset is built for it")
-    settings = curation_settings(tenant, eval_share=config.eval_share, min_rows=config.min_rows)
-    upstream = latest_metadata(context.instance, scrubbed_edits.key, partition)
+    dataset = latest_metadata(context.instance, sft_dataset.key, partition)
+    settings = seal.settings_for(tenant_id, domain)
+    overrides = {k: v for k, v in config.model_dump().items() if v is not None}
+    hp = settings.hyperparameters.model_copy(update=overrides)
+    base = seal.base_model(settings.base_model)
     store = artifacts.get_store()
-    with tempfile.TemporaryDirectory(prefix="aion-sft-") as tmp:
-        paths = {s: Path(tmp) / f"{s}.jsonl" for s in SPLITS}
-        with contextlib.ExitStack() as stack:
-            outputs = {s: stack.enter_context(open(p, "wb")) for s, p in paths.items()}
-            source = stack.enter_context(contextlib.closing(store.open_read(upstream["key"])))
-            summary = write_splits(
-                (Example.from_row(r) for r in read_rows(source)), outputs, eval_share=settings.eval_share
-            )
-        prefix = dataset_prefix(tenant_id, domain, summary.version)
-        keys = {s: f"{prefix}/{s}.jsonl" for s in SPLITS}
-        manifest_key = f"{prefix}/manifest.json"
-        reused = store.exists(manifest_key)
-        if not reused:
-            for s in SPLITS:
-                store.put_file(keys[s], paths[s])
-            # The manifest goes last: its presence means the version is complete.
-            manifest = {
-                "tenant_id": tenant_id,
-                "domain": domain,
-                "version": summary.version,
-                "content_hash": summary.content_hash,
-                "rows": summary.rows,
-                "split_sha256": summary.split_sha256,
-                "min_reward": upstream.get("min_reward"),
-                "eval_share": settings.eval_share,
-            }
-            store.put_bytes(manifest_key, json.dumps(manifest, sort_keys=True, indent=1).encode())
-    uri = store.uri(prefix)
-    context.log.info("sft_dataset %s version %s: %s rows (%s)", partition, summary.version, summary.rows, uri)
+    train_rows = list(stored_rows(store, dataset["train_key"]))
+    eval_rows = list(stored_rows(store, dataset["eval_key"]))
+    if not train_rows:
+        raise ConfigError(f"{partition}: the dataset version {dataset['version']} has no training rows")
+    context.log.info(
+        f"training {partition} on {len(train_rows)} rows (dataset {dataset['version']}), base {base.name}, "
+        f"r={hp.r} alpha={hp.alpha} lr={hp.learning_rate} steps<={hp.max_steps} minutes<={hp.max_train_minutes}"
+    )
+
+    last_check = [time.monotonic()]
+
+    def should_stop() -> bool:
+        # Asking the instance costs a query; a few seconds of latency to cancel is plenty.
+        if time.monotonic() - last_check[0] < 5:
+            return False
+        last_check[0] = time.monotonic()
+        return _run_cancelled(context)
+
+    def progress(step: int, loss: float, tokens_per_s: float) -> None:
+        if step == 1 or step % 10 == 0:
+            context.log.info(f"step {step}: loss {loss:.4f}, {tokens_per_s:.0f} tokens/s")
+
+    key = seal.encryption_key()
+    started = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="aion-lora-") as tmp:
+        result = train_lora(
+            base.path,
+            train_rows,
+            eval_rows,
+            hp,
+            Path(tmp) / "adapter",
+            progress_callback=progress,
+            should_stop=should_stop,
+        )
+        package = package_adapter(
+            result.adapter_dir,
+            Path(tmp) / "package",
+            base_model_info=base,
+            dataset_version=str(dataset["version"]),
+            dataset_hash=str(dataset["content_hash"]),
+            config={"hyperparameters": hp.model_dump(mode="json"), "partition": partition},
+            loss_curve=[list(p) for p in result.loss_curve],
+            seed=hp.seed,
+            key=key,
+            extra={"train": result.as_dict() | {"adapter_dir": None}, "dataset_uri": dataset.get("uri")},
+        )
+        name = model_name(base.name, tenant_id, domain)
+        prefix = f"seal-adapters/{name}/{started:%Y%m%dT%H%M%SZ}"
+        keys = upload_adapter(store, prefix, package)
+    version = version_name(base.name, tenant_id, domain, started)
+    context.log.info(f"adapter {version}: {result.steps} steps in {result.train_seconds:.0f}s -> {store.uri(prefix)}")
     return dg.MaterializeResult(
         metadata={
-            "version": summary.version,
-            "content_hash": summary.content_hash,
-            "rows_train": summary.rows["train"],
-            "rows_eval": summary.rows["eval"],
-            "rows_total": summary.total,
-            "reward_histogram": dg.MetadataValue.json(summary.reward_histogram),
-            "uri": uri,
-            "train_key": keys["train"],
-            "eval_key": keys["eval"],
-            "train_uri": store.uri(keys["train"]),
-            "eval_uri": store.uri(keys["eval"]),
-            "min_reward": float(upstream.get("min_reward", settings.min_reward)),
-            "min_rows": settings.min_rows,
-            "eval_share": settings.eval_share,
-            "reused_existing_version": reused,
-            "scrubbed_key": upstream["key"],
-        },
-        data_version=dg.DataVersion(summary.version),
+            "version": version,
+            "model_name": name,
+            "uri": store.uri(prefix),
+            "prefix": prefix,
+            "files": len(keys),
+            "base_model": base.name,
+            "base_sha256": base.sha256,
+            "dataset_version": str(dataset["version"]),
+            "steps": result.steps,
+            "stopped_by": result.stopped_by,
+            "train_seconds": round(result.train_seconds, 1),
+            "tokens_per_s": round(result.tokens_per_s, 1),
+            "precision": result.precision,
+            "final_loss": result.loss_curve[-1][1] if result.loss_curve else float("nan"),
+            "eval_loss": result.eval_loss if result.eval_loss is not None else float("nan"),
+            "loss_curve": dg.MetadataValue.json([[s, round(v, 4)] for s, v in result.loss_curve]),
+            "encrypted": key is not None,
+        }
     )
 
 
-assets = [sft_dataset]
+class EvaluationReportConfig(dg.Config):
+    """Run configuration of ``seal/evaluation_report``."""
+
+    tolerance: float = Field(
+        default=0.02, ge=0, le=1, description="Largest allowed drop of any metric (on its 0-1 scale) vs the baseline."
+    )
+    require_beats_control: list[str] = Field(
+        default_factory=list,
+        description="Metrics on which the candidate must also beat the style-only control (e.g. rougeL_body).",
+    )
+    max_new_tokens: int = Field(default=160, ge=8, le=2048, description="Generation length per answer.")
+    batch_size: int = Field(default=16, ge=1, le=256, description="Prompts generated together.")
+    max_eval_rows: int | None = Field(default=None, ge=1, description="Evaluate at most this many eval rows.")
+    consistency: str = Field(default="minilm", description="'minilm' (embeddings), 'bow', or 'none'.")
+    n_resamples: int = Field(default=1000, ge=100, description="Paired bootstrap resamples.")
+    seed: int = Field(default=0, ge=0, description="Generation and bootstrap seed.")
+
+
+@dg.asset(
+    key_prefix=PREFIX,
+    group_name=GROUP,
+    deps=[lora_adapter, sft_dataset],
+    partitions_def=tenant_domain_partitions,
+    kinds={"pytorch", "postgres"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            CHECK_NAME,
+            asset=dg.AssetKey([*PREFIX, "evaluation_report"]),
+            blocking=True,
+            description="Candidate not worse than the serving baseline beyond the tolerance "
+            "on any metric, and the scenario pass rate does not drop.",
+        )
+    ],
+)
+def evaluation_report(
+    context: dg.AssetExecutionContext,
+    config: EvaluationReportConfig,
+    memory: MemoryStoreResource,
+    artifacts: ArtifactStoreResource,
+    seal: SealResource,
+) -> Iterator[Any]:
+    """Candidate adapter vs serving baseline vs style-only control on held-out data and scenarios."""
+    from aion_assets.seal.evaluation.evaluate import evaluate_candidate, gate
+    from aion_assets.seal.training.adapters import download_adapter, plain_peft_folder
+
+    partition = context.partition_key
+    tenant_id, domain = split_partition_key(partition)
+    adapter = latest_metadata(context.instance, lora_adapter.key, partition)
+    dataset = latest_metadata(context.instance, sft_dataset.key, partition)
+    settings = seal.settings_for(tenant_id, domain)
+    base = seal.base_model(settings.base_model)
+    store = artifacts.get_store()
+    eval_rows = list(stored_rows(store, dataset["eval_key"]))[: config.max_eval_rows]
+    scenarios = seal.scenarios_for(tenant_id, domain)
+    style = settings.style
+    if style.is_empty and scenarios is not None and scenarios.style is not None:
+        style = scenarios.style  # the scenario file documents the house style when seal.yaml does not
+    # No model registry serves routes yet: the base model is what serves today.
+    baseline_version = base.name
+    with tempfile.TemporaryDirectory(prefix="aion-eval-") as tmp:
+        package = download_adapter(store, str(adapter["prefix"]), Path(tmp) / "package")
+        plain = plain_peft_folder(package, seal.encryption_key(), Path(tmp) / "plain")
+        report = evaluate_candidate(
+            base.path,
+            plain,
+            None,
+            eval_rows,
+            scenarios,
+            style,
+            model_version=str(adapter["version"]),
+            baseline_version=baseline_version,
+            dataset_id=f"{partition}@{dataset['version']}",
+            max_new_tokens=config.max_new_tokens,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            n_resamples=config.n_resamples,
+            consistency=None if config.consistency == "none" else config.consistency,
+            progress=context.log.info,
+        )
+        examples_path = report.write_examples_jsonl(Path(tmp) / "examples.jsonl")
+        report_prefix = f"reports/{key_segment(tenant_id)}/{domain}/{context.run_id}"
+        store.put_file(f"{report_prefix}/examples.jsonl", examples_path)
+        store.put_bytes(
+            f"{report_prefix}/report.json",
+            json.dumps(report.summary(), indent=1, sort_keys=True, default=str).encode(),
+        )
+    rows = [EvaluationIn(**row) for row in report.to_rows(run_id=context.run_id)]
+    memory.get_store().add_evaluations(tenant_id, rows)
+    verdict = gate(report, tolerance=config.tolerance, require_beats_control=config.require_beats_control)
+    markdown = report.to_markdown()
+    context.log.info("evaluation of %s:\n%s", adapter["version"], markdown)
+    summary = report.summary()
+    yield dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.md(markdown),
+            "candidate": str(adapter["version"]),
+            "baseline": baseline_version,
+            "dataset_version": str(dataset["version"]),
+            "eval_rows": len(eval_rows),
+            "scenarios": len(scenarios.scenarios) if scenarios is not None else 0,
+            "examples_uri": store.uri(f"{report_prefix}/examples.jsonl"),
+            "report_uri": store.uri(f"{report_prefix}/report.json"),
+            "evaluation_rows_written": len(rows),
+            "summary": dg.MetadataValue.json(json.loads(json.dumps(summary, default=str))),
+            "gate_passed": verdict.passed,
+        },
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=CHECK_NAME,
+                passed=verdict.passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={
+                    "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in verdict.reasons) or "none"),
+                    "tolerance": config.tolerance,
+                },
+            )
+        ],
+    )
+
+
+assets = [lora_adapter, evaluation_report]

@@ -11,9 +11,9 @@ import dagster as dg
 from pydantic import Field
 
 from aion_assets.core.errors import NotFoundError
-from aion_assets.seal.base_models import BaseModelInfo
-from aion_assets.seal.scenarios import ScenarioSuite
-from aion_assets.seal.seal_config import DomainSettings, SealConfig
+from aion_assets.seal.config import DomainSettings, SealConfig
+from aion_assets.seal.evaluation.scenarios import ScenarioSuite
+from aion_assets.seal.training.base_models import BaseModelInfo
 
 
 class SealResource(dg.ConfigurableResource):
@@ -41,7 +41,7 @@ class SealResource(dg.ConfigurableResource):
 
     def load_config(self) -> SealConfig:
         """The validated SEAL config (ConfigError names the file and key on a problem)."""
-        from aion_assets.seal.seal_config import load_seal_config
+        from aion_assets.seal.config import load_seal_config
 
         path = Path(self.config_path) if self.config_path else self._settings().seal_config
         return load_seal_config(path)
@@ -52,14 +52,14 @@ class SealResource(dg.ConfigurableResource):
 
     def base_model(self, name: str) -> BaseModelInfo:
         """The checkpoint folder of base model NAME (converted and cached on first use)."""
-        from aion_assets.seal.base_models import resolve_base_model
+        from aion_assets.seal.training.base_models import resolve_base_model
 
         home = Path(self.home) if self.home else self._settings().resolved_home
         return resolve_base_model(name, home, self.load_config())
 
     def scenarios_for(self, tenant: str, domain: str) -> ScenarioSuite | None:
         """The tenant/domain's scenario prompts, or None when it has no scenario file."""
-        from aion_assets.seal.scenarios import load_for
+        from aion_assets.seal.evaluation.scenarios import load_for
 
         try:
             root = Path(self.scenarios_dir) if self.scenarios_dir else self._settings().scenarios_dir

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from aion_assets.core.app import create_app
+from aion_assets.app import create_app
 from aion_assets.core.auth import TokenVerifier, mint_token
 from aion_assets.core.db import make_engine
 

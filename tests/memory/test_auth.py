@@ -88,7 +88,7 @@ def test_tracing_exports_request_spans(sqlite_database, capsys: pytest.CaptureFi
     from fastapi.testclient import TestClient
     from opentelemetry import trace
 
-    from aion_assets.core.app import create_app
+    from aion_assets.app import create_app
     from aion_assets.core.db import make_engine
 
     app = create_app(make_engine(sqlite_database.url), TokenVerifier(SECRET), otel_exporter="console")

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aion_assets.core.app import create_app
+from aion_assets.app import create_app
 from aion_assets.core.auth import TokenVerifier, mint_token
 from aion_assets.core.db import make_engine
 from aion_assets.core.migrate import upgrade

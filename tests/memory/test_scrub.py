@@ -18,7 +18,7 @@ from dataclasses import asdict
 import pytest
 
 from aion_assets.core.errors import ConfigError
-from aion_assets.memory.scrub import Scrubber, ScrubPolicy, ScrubResult, get_scrubber, merge_counts
+from aion_assets.memory.scrub.engine import Scrubber, ScrubPolicy, ScrubResult, get_scrubber, merge_counts
 
 PRODUCTS = ("Nimbus Pro", "AcmeSync", "Helix Cloud", "Jordan Assistant")
 POLICY = ScrubPolicy(allow_list=PRODUCTS)

@@ -20,9 +20,9 @@ import re
 
 import pytest
 
-from aion_assets.memory.scrub import Scrubber, ScrubPolicy, Span, get_scrubber
-from aion_assets.memory.scrub_words import common_english
-from aion_assets.seal.demo_domain import DemoDomain, generate_domain
+from aion_assets.demo.domains import DemoDomain, generate_domain
+from aion_assets.memory.scrub.engine import Scrubber, ScrubPolicy, Span, get_scrubber
+from aion_assets.memory.scrub.words import common_english
 
 COMPANIES = {"acme/support": ("Acme",), "globex/billing": ("Globex",)}
 # Generic words of the demo domains that are no one's name and no place.

@@ -63,7 +63,8 @@ class Backend:
         """The Dagster resources of this backend (the real ones the definitions use)."""
         from dagster_aws.s3 import S3Resource
 
-        from aion_assets.memory.resources import ArtifactStoreResource, MemoryStoreResource, ScrubberResource
+        from aion_assets.core.resources import ArtifactStoreResource
+        from aion_assets.memory.resources import MemoryStoreResource, ScrubberResource
 
         s3 = None
         if self.s3 is not None:

@@ -15,11 +15,10 @@ import dagster as dg
 import pytest
 
 from aion_assets.definitions import defs
-from aion_assets.memory.assets import interactions, scrubbed_edits
-from aion_assets.memory.checks import scrubbed_file_intact
+from aion_assets.memory.assets import interactions
 from aion_assets.memory.store import MemoryStore
-from aion_assets.seal.assets import sft_dataset
-from aion_assets.seal.checks import no_pii_left, sft_dataset_structure
+from aion_assets.seal.datasets.assets import scrubbed_edits, sft_dataset
+from aion_assets.seal.datasets.checks import no_pii_left, scrubbed_file_intact, sft_dataset_structure
 from aion_assets.seal.partitions import TENANT_DOMAINS
 from tests.pipeline.conftest import Backend, seed, set_tenant
 

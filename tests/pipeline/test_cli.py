@@ -72,7 +72,7 @@ def test_aion_ui_serves_the_code_location(tmp_path: Path, sqlite_database: Datab
     (port,) = free_ports(1)
     env = _env(tmp_path, sqlite_database)
     log = tmp_path / "dagster-dev.log"
-    code = f"from aion_assets.cli_pipeline import ui; ui(['--port', '{port}'])"
+    code = f"from aion_assets.cli.pipeline import ui; ui(['--port', '{port}'])"
     with open(log, "wb") as fh:
         proc = subprocess.Popen(
             [sys.executable, "-c", code], env=env, cwd=tmp_path, stdout=fh, stderr=subprocess.STDOUT,

@@ -16,14 +16,10 @@ import pytest
 
 from aion_assets.core.errors import ConfigError
 from aion_assets.memory.models import EditorType, EditStatus, Interaction, SelfEdit
-from aion_assets.seal.curation import (
-    curate,
-    curation_settings,
-    histogram_bin,
-    normalize_domain,
-    split_of,
-    write_splits,
-)
+from aion_assets.seal.datasets.curate import curate
+from aion_assets.seal.datasets.rows import split_of
+from aion_assets.seal.datasets.tenant_config import curation_settings, normalize_domain
+from aion_assets.seal.datasets.versions import histogram_bin, write_splits
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from aion_assets.core.app import create_app
+from aion_assets.app import create_app
 from aion_assets.core.auth import TokenVerifier, mint_token
 from aion_assets.core.db import make_engine
-from aion_assets.memory.datasets_api import router
 from aion_assets.memory.models import EditorType, EditStatus, SelfEditIn
 from aion_assets.memory.store import MemoryStore
-from aion_assets.seal.curation import split_of
+from aion_assets.seal.datasets.api import router
+from aion_assets.seal.datasets.rows import split_of
 from tests.conftest import Database
 from tests.pipeline.conftest import seed, set_tenant
 

@@ -137,7 +137,7 @@ def test_schedule_asset_and_cli(backend: Backend, tenant: str, monkeypatch: pyte
     assert _count(engine, tenant) == (0, 0)
     assert any(k.endswith(".manifest.json") for k in backend.artifact_store().list(day_prefix(tenant, day.date())))
 
-    from aion_assets import cli_pipeline
+    from aion_assets.cli import pipeline as cli_pipeline
     from aion_assets.core.settings import get_settings
 
     monkeypatch.setenv("AION_DATABASE_URL", backend.database.url)

@@ -15,11 +15,11 @@ import dagster as dg
 import pytest
 
 from aion_assets.definitions import default_resources
-from aion_assets.memory.assets import interactions, scrubbed_edits
+from aion_assets.memory.assets import interactions
 from aion_assets.memory.resources import MemoryStoreResource
-from aion_assets.memory.sensors import build_approved_edits_sensor, sft_dataset_job
 from aion_assets.memory.store import MemoryStore
-from aion_assets.seal.assets import sft_dataset
+from aion_assets.seal.datasets.assets import scrubbed_edits, sft_dataset
+from aion_assets.seal.datasets.sensors import build_approved_edits_sensor, sft_dataset_job
 from aion_assets.seal.partitions import TENANT_DOMAINS
 from tests.conftest import Database
 from tests.pipeline.conftest import seed, set_tenant

@@ -15,7 +15,7 @@ import torch
 from aion_assets.core.artifacts import LocalArtifactStore
 from aion_assets.core.crypto import generate_key
 from aion_assets.core.errors import ArtifactError
-from aion_assets.seal.adapters import (
+from aion_assets.seal.training.adapters import (
     MANIFEST,
     download_adapter,
     load_adapter_model,
@@ -24,7 +24,7 @@ from aion_assets.seal.adapters import (
     verify_manifest,
     write_manifest,
 )
-from aion_assets.seal.base_models import BaseModelInfo, weights_sha256
+from aion_assets.seal.training.base_models import BaseModelInfo, weights_sha256
 
 PROBE = torch.tensor([[1, 5, 9, 14, 20, 7, 3]])
 
@@ -171,8 +171,8 @@ def test_plain_peft_folder_for_encrypted_and_clear_packages(
 ) -> None:
     from peft import PeftModel
 
-    from aion_assets.seal.adapters import plain_peft_folder
-    from aion_assets.seal.base_models import load_causal_lm
+    from aion_assets.seal.training.adapters import plain_peft_folder
+    from aion_assets.seal.training.base_models import load_causal_lm
 
     folder, logits = saved_adapter
     clear = _package(folder, tmp_path / "clear", base_info)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from aion_assets.core.errors import ConfigError
-from aion_assets.seal.base_models import MARKER, resolve_base_model, weights_sha256
-from aion_assets.seal.seal_config import BaseModelSpec
+from aion_assets.seal.config import BaseModelSpec
+from aion_assets.seal.training.base_models import MARKER, resolve_base_model, weights_sha256
 
 
 def test_folder_base_model_is_hashed_and_cached(tiny_llama: Path, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aion_assets.core.errors import ConfigError
-from aion_assets.seal.demo_domain import (
+from aion_assets.demo.domains import (
     DOMAINS,
     generate_demo_domain,
     generate_domain,
@@ -22,8 +22,8 @@ from aion_assets.seal.demo_domain import (
     write_curated_jsonl,
     write_scenarios_yaml,
 )
-from aion_assets.seal.metrics import fact_recall
-from aion_assets.seal.scenarios import load_for
+from aion_assets.seal.evaluation.metrics import fact_recall
+from aion_assets.seal.evaluation.scenarios import load_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -134,7 +134,7 @@ def test_scenarios_come_from_held_out_paraphrases_and_match_the_repo_files(tmp_p
 def test_scrub_allow_list_keeps_the_catalog_and_the_house_frame(name: str) -> None:
     # Presidio's NER takes invented names ("Acme Support", "Helix 20") for persons or places;
     # with the domain's allow-list the corrections reach training unchanged.
-    from aion_assets.memory.scrub import ScrubPolicy, get_scrubber
+    from aion_assets.memory.scrub.engine import ScrubPolicy, get_scrubber
 
     d = generate_domain(name)
     allow = d.scrub_allow_list()

@@ -17,16 +17,16 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 
 from aion_assets.core.errors import ArtifactError, ConfigError  # noqa: E402
-from aion_assets.seal.demo_domain import generate_demo_domain  # noqa: E402
-from aion_assets.seal.eval_report import EvaluationReport, ModelResult, gate  # noqa: E402
-from aion_assets.seal.evaluate import (  # noqa: E402
+from aion_assets.demo.domains import generate_demo_domain  # noqa: E402
+from aion_assets.seal.evaluation.evaluate import (  # noqa: E402
     evaluate_candidate,
     generate_answers,
     items_from_rows,
     items_from_scenarios,
 )
-from aion_assets.seal.metrics import METRICS, paired_bootstrap  # noqa: E402
-from aion_assets.seal.scenarios import load_for  # noqa: E402
+from aion_assets.seal.evaluation.metrics import METRICS, paired_bootstrap  # noqa: E402
+from aion_assets.seal.evaluation.report import EvaluationReport, ModelResult, gate  # noqa: E402
+from aion_assets.seal.evaluation.scenarios import load_for  # noqa: E402
 
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import torch
 
-from aion_assets.seal.seal_config import HyperParameters
-from aion_assets.seal.train import detect_devices, train_lora
+from aion_assets.seal.config import HyperParameters
+from aion_assets.seal.training.train import detect_devices, train_lora
 
 pytestmark = [
     pytest.mark.gpu,
@@ -39,7 +39,7 @@ def test_zero2_on_several_gpus(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from aion_assets.seal.train_args import launch_command
+    from aion_assets.seal.training.train_args import launch_command
 
     sys.path.insert(0, str(Path(__file__).parent))
     from tests.seal.conftest import build_tiny_llama, make_rows

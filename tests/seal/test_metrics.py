@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from aion_assets.seal.metrics import (
+from aion_assets.seal.evaluation.metrics import (
     Assertions,
     EmbeddingConsistency,
     TokenCosineConsistency,

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from aion_assets.core.errors import ConfigError
-from aion_assets.seal.seal_config import ALL_LINEAR, load_seal_config, parse_seal_config
+from aion_assets.core.settings import CONFIG_DIR
+from aion_assets.seal.config import ALL_LINEAR, load_seal_config, parse_seal_config
 
-SHIPPED = Path(__file__).resolve().parents[2] / "config" / "seal.yaml"
+SHIPPED = CONFIG_DIR / "seal.yaml"
 
 
 def test_shipped_config_has_the_defaults_that_learn_on_cpu() -> None:

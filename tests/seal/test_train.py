@@ -13,10 +13,10 @@ import torch
 from torch.nn import functional as F
 
 from aion_assets.core.errors import ArtifactError, ConfigError
-from aion_assets.seal.seal_config import HyperParameters
-from aion_assets.seal.train import TrainingCancelledError, train_lora
-from aion_assets.seal.train_args import DeviceInfo
-from aion_assets.seal.train_data import (
+from aion_assets.seal.config import HyperParameters
+from aion_assets.seal.training.train import TrainingCancelledError, train_lora
+from aion_assets.seal.training.train_args import DeviceInfo
+from aion_assets.seal.training.train_data import (
     IGNORE_INDEX,
     collate,
     encode_row,
@@ -24,7 +24,7 @@ from aion_assets.seal.train_data import (
     prompt_text,
     row_messages,
 )
-from aion_assets.seal.train_loss import (
+from aion_assets.seal.training.train_loss import (
     full_logits_loss,
     gathered_logits_loss,
     kept_logits_loss,

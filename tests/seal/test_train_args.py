@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aion_assets.seal.seal_config import HyperParameters
-from aion_assets.seal.train_args import (
+from aion_assets.seal.config import HyperParameters
+from aion_assets.seal.training.train_args import (
     ACCELERATE_MULTI_GPU_CONFIG,
     DEEPSPEED_ZERO2_CONFIG,
     DeviceInfo,
@@ -104,7 +104,7 @@ def test_launch_command_parses_with_accelerate() -> None:
     args = launch_command_parser().parse_args(cmd[2:])
     assert args.num_processes == 4 and args.config_file == str(ACCELERATE_MULTI_GPU_CONFIG)
     assert args.deepspeed_config_file == str(DEEPSPEED_ZERO2_CONFIG)
-    assert args.module and args.training_script == "aion_assets.seal.train"
+    assert args.module and args.training_script == "aion_assets.seal.training.train"
     assert args.training_script_args == ["--base-model", "/m", "--train", "t.jsonl", "--output-dir", "/o"]
 
 
@@ -113,8 +113,8 @@ import json, os, sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
 from conftest import build_tiny_llama, make_rows
-from aion_assets.seal.seal_config import HyperParameters
-from aion_assets.seal.train import DEEPSPEED_ZERO2_CONFIG, DeviceInfo, train_lora
+from aion_assets.seal.config import HyperParameters
+from aion_assets.seal.training.train import DEEPSPEED_ZERO2_CONFIG, DeviceInfo, train_lora
 d = Path({tmp!r})
 model = build_tiny_llama(d / "m")
 hp = HyperParameters(max_steps=6, batch_size=4, learning_rate=2e-2, precision="bf16", dropout=0.0)

@@ -1,0 +1,143 @@
+"""The HTTP service: one FastAPI app that mounts each domain's routes.
+
+``create_app`` takes everything it needs as arguments; ``app_from_settings`` builds those
+from the settings object (the `aion api` command uses it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import TypeAdapter
+from sqlalchemy.engine import Engine
+
+from aion_assets.core.auth import TokenVerifier
+from aion_assets.core.errors import AionError
+from aion_assets.core.http import BodySizeLimit, install_error_handlers
+from aion_assets.core.migrate import check_current, warn_if_rls_bypassed
+from aion_assets.core.settings import Settings
+from aion_assets.core.telemetry import ApiMetrics, setup_tracing
+from aion_assets.memory import api as memory_api
+from aion_assets.memory.models import InteractionIn, SelfEditIn
+from aion_assets.memory.store import MemoryStore
+from aion_assets.seal.datasets import api as datasets_api
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+def create_app(
+    engine: Engine,
+    verifier: TokenVerifier,
+    *,
+    max_body_bytes: int = 16 * 2**20,
+    max_text_chars: int = 32_000,
+    max_batch: int = 1000,
+    otel_exporter: str | None = None,
+    check_schema: bool = True,
+) -> FastAPI:
+    """Build the API app over ENGINE (connected as the application role).
+
+    Args:
+        check_schema: refuse to start (raise SchemaNotCurrentError) when the database is
+            not migrated to the code's revision.
+
+    Returns:
+        The FastAPI app.
+    """
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if check_schema:
+            check_current(engine)
+            warning = warn_if_rls_bypassed(engine)
+            if warning:
+                log.warning(warning)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="AION SEAL memory and registry API",
+        version=VERSION,
+        description=(
+            "Capture agent interactions and their corrections (self-edits), review them, and export "
+            "curated training data. Every call needs `Authorization: Bearer <JWT>` whose `tenant_id` "
+            "claim scopes all reads and writes. Errors share one JSON shape: `error`, `message`, "
+            "and for bad input `field` (and `index` within a batch)."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.memory_store = MemoryStore(engine)
+    app.state.engine = engine
+    app.state.verifier = verifier
+    app.state.max_body_bytes = max_body_bytes
+    app.state.max_text_chars = max_text_chars
+    app.state.max_batch = max_batch
+    app.state.metrics = metrics = ApiMetrics()
+    install_error_handlers(app)
+    app.include_router(memory_api.router, tags=["memory"])
+    app.include_router(datasets_api.router, tags=["datasets"])
+
+    @app.get("/healthz", tags=["ops"], summary="Database reachable and migrations current (503 if not)")
+    def healthz() -> JSONResponse:
+        try:
+            check_current(engine)
+        except AionError as exc:
+            return JSONResponse(status_code=503, content={"status": "unavailable", "reason": str(exc)})
+        return JSONResponse(content={"status": "ok"})
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=True)
+    def prometheus(_request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (InteractionIn, SelfEditIn):
+                defs = TypeAdapter(model).json_schema(ref_template="#/components/schemas/{model}")
+                components.update(defs.pop("$defs", {}))
+                components[model.__name__] = defs
+            schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+            schema["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    app.add_middleware(_MetricsMiddleware, metrics=metrics)
+    setup_tracing(app, otel_exporter)
+    return app
+
+
+class _MetricsMiddleware:
+    """Adapter so Starlette's add_middleware can install ApiMetrics.asgi (outermost: sees every status)."""
+
+    def __init__(self, app: Any, metrics: ApiMetrics) -> None:
+        self._app = metrics.asgi(app)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self._app(scope, receive, send)
+
+
+def app_from_settings(settings: Settings) -> FastAPI:
+    """Build the API app from SETTINGS (engine, verifier, limits)."""
+    from aion_assets.core.db import make_engine
+
+    engine = make_engine(settings.db_url, pool_size=settings.db_pool_size)
+    verifier = TokenVerifier(settings.jwt_signing_secret(), settings.jwt_verification_key())
+    return create_app(
+        engine,
+        verifier,
+        max_body_bytes=settings.max_body_bytes,
+        max_text_chars=settings.max_text_chars,
+        max_batch=settings.max_batch,
+        otel_exporter=settings.otel_exporter,
+    )

@@ -1,0 +1,550 @@
+"""Presidio recognizers and gazetteers that the scrubber adds to Presidio's own.
+
+Plain Python; used by ``aion_assets.memory.scrub.engine``. Everything heavy (gazetteers) is built lazily
+on first use and cached for the process. Data sources, all installed packages, nothing fetched:
+
+- places: libphonenumber's geocoding data (``phonenumbers.geodata``: towns and regions that phone
+  prefixes serve, ~40 countries in depth), its country names in Latin-script languages, and ISO
+  3166-2 subdivisions from ``pycountry``;
+- first names: the name dictionary that ships with ``gender-guesser`` (Jörg Michael's list, ~45k
+  names from many countries).
+
+Why each recognizer exists (stock Presidio + the small spaCy model miss these):
+``StreetAddressRecognizer`` (Presidio has none), ``PlaceRecognizer`` (spaCy-sm labels many towns
+ORG/PERSON or nothing), ``LocationCueRecognizer`` (unknown towns after "in"/"from"),
+``PersonNameRecognizer`` (lower-case names, names spaCy labels ORG; a lower-case name never starts
+with a frequent English word, ``scrub_words``, unless a verb that follows names or a cue before a
+surname that is no word says so, and never follows an article, possessive, adjective or noun:
+"door switch", "line open", "my bill due" are not names), ``PhoneRecognizer`` (more
+regions, ``001-`` prefixes, extensions), ``CardRecognizer`` (12-19 digits, any grouping),
+``IbanRecognizer`` (any country, grouped, checksum-validated), ``OfflineEmailRecognizer``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import EmailRecognizer, SpacyRecognizer
+
+from aion_assets.memory.scrub.words import is_common_word
+
+# Upper-case letters of Latin scripts (Python's re has no \p{Lu}).
+_UP = "A-ZÀ-ÖØ-ÞĀĂĄĆĈĊČĎĐĒĔĖĘĚĜĞĠĢĤĦĨĪĬĮİĴĶĹĻĽĿŁŃŅŇŌŎŐŒŔŖŘŚŜŞŠŢŤŦŨŪŬŮŰŲŴŶŸŹŻŽ"
+_CAPW = rf"[{_UP}][\w'’.]*(?:-[\w'’.]+)*"  # a capitalised word, hyphenated parts allowed
+_LATIN = re.compile(r"^[A-Za-zÀ-ɏ' .\-’]+$")
+
+# Words that are never a name or a place on their own, even capitalised at a sentence start.
+COMMON_WORDS = frozenset(
+    [
+        "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "ask", "at",
+        "back", "be", "been", "before", "being", "best", "but", "by", "call", "can", "cc", "come", "could",
+        "day", "dear", "did", "do", "does", "done", "down", "each", "east", "even", "every", "few", "find",
+        "fine", "first", "for", "from", "get", "give", "go", "going", "good", "got", "great", "had", "has",
+        "have", "he", "hello", "her", "here", "hey", "hi", "him", "his", "hope", "how", "i", "if", "in", "into",
+        "is", "it", "its", "just", "keep", "know", "last", "let", "like", "look", "made", "make", "many", "may",
+        "me", "more", "most", "much", "must", "my", "near", "need", "new", "next", "no", "north", "not", "now",
+        "of", "off", "ok", "okay", "old", "on", "once", "one", "only", "or", "other", "our", "out", "over",
+        "own", "please", "put", "regards", "right", "said", "same", "say", "see", "she", "should", "since",
+        "so", "some", "south", "still", "such", "sure", "take", "team", "tell", "than", "thank", "thanks",
+        "that", "the", "their", "them", "then", "there", "these", "they", "thing", "think", "this", "those",
+        "through", "to", "today", "too", "two", "under", "up", "us", "use", "very", "want", "was", "way", "we",
+        "well", "were", "west", "what", "when", "where", "which", "while", "who", "why", "will", "with",
+        "would", "yes", "yet", "you", "your", "customer", "order", "account", "ticket", "support", "admin",
+        "user", "server", "device", "product", "service", "store", "office", "region", "billing", "payment",
+        "refund", "card", "phone", "email", "address", "contact", "message", "price", "manager", "sales",
+        "help", "issue", "error", "warning", "invoice", "number", "ship", "shipping", "delivery", "return",
+        "label", "package", "caller", "cardholder", "visitor", "sir", "madam", "mr", "mrs", "ms", "dr", "prof",
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
+        "march", "april", "june", "july", "august", "september", "october", "november", "december", "i'm",
+        "i'll", "i've", "i'd",
+    ]
+)
+
+
+@lru_cache(maxsize=1)
+def first_names() -> frozenset[str]:
+    """Lower-cased first names (gender-guesser's dictionary), without common English words."""
+    import gender_guesser
+
+    path = Path(gender_guesser.__file__).parent / "data" / "nam_dict.txt"
+    names: set[str] = set()
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line or line[0] in "#=" or len(line) < 30:
+                continue
+            name = line[3:29].strip().replace("+", "-")
+            # entries with <...> use the list's own escapes for rare letters; skip them
+            if len(name) >= 3 and "<" not in name and _LATIN.match(name):
+                names.add(fold(name))
+    return frozenset(names - COMMON_WORDS)
+
+
+def fold(word: str) -> str:
+    """Lower case without accents ("Émile" -> "emile"): the name list mixes both spellings."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word.lower()) if not unicodedata.combining(c))
+
+
+def _split_place(name: str) -> Iterable[str]:
+    # "Nandyal, Andhra Pradesh", "Rafael Jambeiro - BA", "Brühl/Baden", "Ceredigion [Sir Ceredigion]"
+    for part in re.split(r",|/| - |\(|\)|\[|\]", name):
+        part = part.strip()
+        if len(part) >= 3 and _LATIN.match(part) and part[0].isupper():
+            yield part
+
+
+@lru_cache(maxsize=1)
+def place_gazetteer() -> frozenset[str]:
+    """Town, region and country names (exact case), from libphonenumber and pycountry."""
+    import pycountry
+    from phonenumbers.geodata import GEOCODE_DATA
+    from phonenumbers.geodata.locale import LOCALE_DATA
+
+    places: set[str] = set()
+    for by_lang in GEOCODE_DATA.values():
+        for name in by_lang.values():
+            places.update(_split_place(name))
+    for by_lang in LOCALE_DATA.values():
+        for name in by_lang.values():
+            if not name.startswith("*"):
+                places.update(_split_place(name))
+    for sub in pycountry.subdivisions:
+        places.update(_split_place(sub.name))
+    for country in pycountry.countries:
+        for attr in ("name", "common_name", "official_name"):
+            places.update(_split_place(getattr(country, attr, "") or ""))
+    return frozenset(p for p in places if p.lower() not in COMMON_WORDS and fold(p) not in first_names())
+
+
+def make_result(recognizer: EntityRecognizer, entity: str, start: int, end: int, score: float) -> RecognizerResult:
+    """A RecognizerResult with the explanation Presidio's context enhancer expects."""
+    name = str(getattr(recognizer, "name", type(recognizer).__name__))
+    return RecognizerResult(
+        entity, start, end, score,
+        analysis_explanation=AnalysisExplanation(recognizer=name, original_score=score),
+        recognition_metadata={RecognizerResult.RECOGNIZER_NAME_KEY: name,
+                              RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id},
+    )
+
+
+class AionEmailRecognizer(EmailRecognizer):
+    """Presidio's e-mail recognizer, validating the domain against the bundled suffix list.
+
+    The stock one calls ``tldextract.extract``, which fetches the public-suffix list over HTTP.
+    """
+
+    def __init__(self) -> None:
+        import tldextract
+
+        self._tld = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
+        super().__init__()
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return self._tld(pattern_text.rsplit("@", 1)[-1]).suffix != ""
+
+
+_ID_PREFIX = re.compile(r"[A-Za-z]+[-_#]?$")
+_DIGIT_RUN = re.compile(r"[+(]?\d[\d \t().\-/]{5,28}\d(?:\s*(?:x|ext\.?)\s*\d{1,6})?", re.IGNORECASE)
+_DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
+
+
+class AionPhoneRecognizer(EntityRecognizer):
+    """Phone numbers: libphonenumber's matcher over many regions, plus a shape regex.
+
+    The regex catches what the matcher rejects but people write: ``001-`` prefixes, ``(0)``
+    trunk digits after a country code, extensions (``x123``, ``ext. 12``).
+    """
+
+    # National formats the shape regex below does not cover; "+"/"00" numbers parse in any region.
+    REGIONS = ("US", "GB", "DE", "FR", "IN", "PL")
+    _EXT = r"(?:\s*(?:x|ext\.?|extension|#)\s*\d{1,6})?"
+    SHAPE = re.compile(
+        r"(?<![\w#/.-])(?:"
+        r"(?:\+|00)\d{1,3}[\s.-]?(?:\(0\)\s?)?(?:\(?\d{1,5}\)?[\s.-]?){1,5}\d{2,}"  # international
+        r"|\(?0\d{1,5}\)?[\s.-]?\d{2,}(?:[\s.-]?\d{2,}){0,4}"  # national, trunk 0
+        r"|\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}"  # NANP
+        r"|\d{10,12}"
+        rf"){_EXT}(?![\w-])",
+        re.IGNORECASE,
+    )
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["PHONE_NUMBER"], name="AionPhoneRecognizer",
+                         context=["phone", "call", "tel", "mobile", "cell", "number", "reach", "whatsapp"])
+
+    def load(self) -> None:
+        pass
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list:
+        """Phone-number spans with scores 0.75 (libphonenumber) or 0.5-0.65 (shape only)."""
+        import phonenumbers
+
+        out: dict[tuple[int, int], float] = {}
+        if sum(c.isdigit() for c in text) < 7:  # no phone number fits; the matcher is the costly part
+            return []
+        # The matcher scans its whole input per region; give it only the digit runs.
+        for window in _DIGIT_RUN.finditer(text):
+            chunk, base = window.group(), window.start()
+            for region in self.REGIONS:
+                for m in phonenumbers.PhoneNumberMatcher(chunk, region, leniency=phonenumbers.Leniency.POSSIBLE):
+                    # short "possible" numbers are order ids and error codes far more often than phones
+                    start = base + m.start
+                    if (sum(c.isdigit() for c in m.raw_string) >= 7 and not _ID_PREFIX.search(text[:start])
+                            and not _DOTTED_QUAD.fullmatch(m.raw_string)):
+                        out[(start, base + m.end)] = 0.75
+        for key in [k for k in out if text[k[0] : k[0] + 2].lower() == "0x"]:
+            del out[key]  # hexadecimal error codes
+        for sm in self.SHAPE.finditer(text):
+            digits = sum(c.isdigit() for c in sm.group())
+            if digits < 8 or digits > 15 or _DOTTED_QUAD.fullmatch(sm.group()):
+                continue
+            score = 0.65 if re.search(r"[\s().+-]", sm.group()) else 0.5
+            key = (sm.start(), sm.end())
+            out[key] = max(out.get(key, 0.0), score)
+        return [self._result(s, e, sc) for (s, e), sc in out.items()]
+
+    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
+        return make_result(self, "PHONE_NUMBER", start, end, score)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _iban_ok(compact: str) -> bool:
+    moved = compact[4:] + compact[:4]
+    try:
+        return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+    except ValueError:
+        return False
+
+
+class _SimpleRecognizer(EntityRecognizer):
+    """Base for regex-plus-validation recognizers that need their own (case-sensitive) flags."""
+
+    ENTITY = ""
+
+    def __init__(self, context: list[str] | None = None) -> None:
+        super().__init__(supported_entities=[self.ENTITY], name=type(self).__name__, context=context)
+
+    def load(self) -> None:
+        pass
+
+    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
+        return make_result(self, self.ENTITY, start, end, score)
+
+
+class AionCardRecognizer(_SimpleRecognizer):
+    """Payment card numbers: 12-19 digits, single space/dash separators, Luhn-valid."""
+
+    ENTITY = "CREDIT_CARD"
+    _RE = re.compile(r"(?<![\w-])\d{4}(?:[ -]?\d{1,7}){1,4}(?![\w-])")
+
+    def __init__(self) -> None:
+        super().__init__(context=["card", "credit", "debit", "visa", "mastercard", "amex", "cardholder"])
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list:
+        """Luhn-valid digit groups; 12 digits only score low (could be a phone number)."""
+        out = []
+        for m in self._RE.finditer(text):
+            digits = re.sub(r"\D", "", m.group())
+            if 12 <= len(digits) <= 19 and _luhn(digits) and len(set(digits)) > 1:
+                out.append(self._result(m.start(), m.end(), 0.9 if len(digits) >= 13 else 0.45))
+        return out
+
+
+class AionIbanRecognizer(_SimpleRecognizer):
+    """IBANs of any country, compact or in groups of four, validated by the mod-97 checksum."""
+
+    ENTITY = "IBAN_CODE"
+    _RE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{1,4}){3,9}\b")
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list:
+        """Longest checksum-valid prefix of each candidate (a trailing word may have been taken)."""
+        out = []
+        for m in self._RE.finditer(text):
+            cand = m.group()
+            while len(cand.replace(" ", "")) >= 15:
+                if _iban_ok(cand.replace(" ", "")):
+                    out.append(self._result(m.start(), m.start() + len(cand), 0.95))
+                    break
+                cand = cand[: max(cand.rfind(" "), len(cand) - 1)].rstrip() if " " in cand[4:] else cand[:-1]
+        return out
+
+
+class AionSsnRecognizer(_SimpleRecognizer):
+    """US social security numbers in the 3-2-4 shape (dashes, spaces or dots), plausible areas."""
+
+    ENTITY = "US_SSN"
+    _RE = re.compile(r"(?<![\w-])(\d{3})([- .])(\d{2})\2(\d{4})(?![\w-])")
+
+    def __init__(self) -> None:
+        super().__init__(context=["ssn", "social security", "social"])
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list:
+        """Valid-looking SSNs (area not 000/666/9xx, group and serial not zero)."""
+        out = []
+        for m in self._RE.finditer(text):
+            area, group, serial = m.group(1), m.group(3), m.group(4)
+            if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+                continue
+            out.append(self._result(m.start(), m.end(), 0.7))
+        return out
+
+
+_WORD = re.compile(r"[^\W\d_][\w'’]*(?:[-.][^\W\d_][\w'’]*)*")
+_PARTICLES = frozenset(
+    [
+        "de", "del", "della", "der", "di", "da", "das", "do", "dos", "du", "la", "le", "les", "van", "von",
+        "ten", "ter", "den", "zu", "bin", "ibn", "al", "el", "y", "e", "und", "sur", "sous", "am", "an",
+        "im", "upon", "on", "en", "lès",
+    ]
+)
+LOCATION_CUES = re.compile(
+    r"(?:\b(?:in|from|near|around|outside|inside|visiting|visit|towards?|"
+    r"(?:moved|moving|move|relocat\w+|travel+ing|travel+ed|fly\w*|flew|going|shipp\w+|ship|sent|send\w*|"
+    r"headed|heading|drive|driving|based|located|lives?|living|stays?|staying|born)\s+(?:to|in|at|from|into))"
+    r")\s+$",
+    re.IGNORECASE,
+)
+_TITLES = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|Hr|Fr|Sr|Sra|Srta|Sig|Sig\.ra|Dott|Dott\.ssa|Ing|M|Mme|Mlle|"
+    r"Mevr|Dhr|Shri|Smt|Sri)\.?\s+$"
+)
+_NAME_CUES = re.compile(
+    r"(?:\b(?:i'?m|i am|name is|name's|this is|dear|hi|hello|hey|thanks|thank you|regards|cheers|cc|"
+    r"contact|call|ask|asked|ask for|talked to|talk to|spoke (?:to|with)|speak (?:to|with)|by|holder|"
+    r"cardholder|customer|technician|agent|belongs to|manual to|from|with|and|for)[,:]?|[,:;(])\s+$",
+    re.IGNORECASE,
+)
+_CLOSED_POS = frozenset({"AUX", "DET", "PRON", "ADP", "CCONJ", "SCONJ", "PART", "NUM", "PUNCT", "SYM"})
+_MODIFIER_POS = frozenset({"DET", "ADJ", "NOUN", "NUM"})
+_DETERMINERS = frozenset(
+    ["the", "a", "an", "my", "your", "his", "her", "our", "their", "its", "this", "that", "these", "those",
+     "some", "any", "no", "every", "each"]
+)
+_AFTER_NAME = re.compile(
+    r"^\s+(?:said|says|wrote|writes|asked|asks|called|reported|mentioned|told|replied|confirmed|"
+    r"complained|here)\b",
+    re.IGNORECASE,
+)
+
+
+def pos_at(nlp_artifacts: NlpArtifacts | None) -> dict[int, str]:
+    """Coarse part of speech by token start offset (cached on the artifacts: two recognizers use it)."""
+    if nlp_artifacts is None or nlp_artifacts.tokens is None:
+        return {}
+    cached = getattr(nlp_artifacts, "_aion_pos", None)
+    if cached is None:
+        from spacy.attrs import IDX, POS
+
+        doc = nlp_artifacts.tokens
+        strings = doc.vocab.strings
+        arr = doc.to_array([IDX, POS])
+        cached = {int(i): strings[int(p)] for i, p in arr}
+        nlp_artifacts._aion_pos = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _words(text: str) -> list[re.Match[str]]:
+    return list(_WORD.finditer(text))
+
+
+class AionPlaceRecognizer(EntityRecognizer):
+    """Towns, regions and countries from the place gazetteer, plus capitalised words after location cues.
+
+    A gazetteer hit scores higher when spaCy also saw an entity there or a cue ("in", "from",
+    "moved to") precedes it; a capitalised phrase after a cue that is not in the gazetteer
+    (an unknown town) scores lower but above the threshold.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["LOCATION"], name="AionPlaceRecognizer")
+
+    def load(self) -> None:
+        place_gazetteer()
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list:
+        """LOCATION spans (see class docstring)."""
+        places = place_gazetteer()
+        words = _words(text)
+        doc = nlp_artifacts.tokens if nlp_artifacts is not None else None
+        ent_spans = {(e.start_char, e.end_char) for e in (doc.ents if doc is not None else ())}
+        propn = {i for i, p in pos_at(nlp_artifacts).items() if p == "PROPN"}
+        out: list[RecognizerResult] = []
+        i = 0
+        while i < len(words):
+            w = words[i]
+            if not w.group()[0].isupper():
+                i += 1
+                continue
+            chained = bool(out) and re.fullmatch(r",\s*", text[out[-1].end : w.start()]) is not None
+            cue = chained or bool(LOCATION_CUES.search(text[max(0, w.start() - 30) : w.start()]))
+            hit = None
+            for j in range(min(len(words), i + 6) - 1, i - 1, -1):
+                if j > i and not re.fullmatch(r"[ \-]", text[words[j - 1].end() : words[j].start()] or "x"):
+                    continue
+                if text[w.start() : words[j].end()] in places:
+                    hit = j
+                    break
+            if hit is not None:
+                start, end = w.start(), words[hit].end()
+                if (start, end) in ent_spans or cue:
+                    score = 0.86
+                elif any(words[k].start() in propn for k in range(i, hit + 1)):
+                    score = 0.7
+                else:  # a town that is also an English word ("Reading", "Mobile"): not on its own
+                    score = 0.45
+                out.append(self._result(start, end, score))
+                i = hit + 1
+                continue
+            # "in Zenith 60", "on XR-2000", "in EU": products, models and codes, not unknown towns
+            code_like = re.match(r"[-_ ]?\d", text[w.end() : w.end() + 2]) or (
+                w.group().isupper() and len(w.group()) <= 3
+            )
+            if cue and w.group().lower() not in COMMON_WORDS and not code_like:
+                j = i
+                while (j + 1 < len(words) and re.fullmatch(r"[ \-]", text[words[j].end() : words[j + 1].start()])
+                       and (words[j + 1].group()[0].isupper() or words[j + 1].group() in _PARTICLES)):
+                    j += 1
+                while words[j].group() in _PARTICLES:
+                    j -= 1
+                out.append(self._result(w.start(), words[j].end(), 0.6))
+                i = j + 1
+                continue
+            i += 1
+        return out
+
+    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
+        return make_result(self, "LOCATION", start, end, score)
+
+
+class AionPersonRecognizer(EntityRecognizer):
+    """Names spaCy misses: after titles, first-name-led phrases (also lower-case), ORG-labelled names."""
+
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["PERSON"], name="AionPersonNameRecognizer")
+
+    def load(self) -> None:
+        first_names()
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list:
+        """PERSON spans (see class docstring)."""
+        names = first_names()
+        words = _words(text)
+        doc = nlp_artifacts.tokens if nlp_artifacts is not None else None
+        pos = pos_at(nlp_artifacts)
+        out: list[RecognizerResult] = []
+
+        def joined(a: int, b: int) -> bool:
+            return re.fullmatch(r" ", text[words[a].end() : words[b].start()]) is not None
+
+        def surname_like(k: int, upper: bool) -> bool:
+            g = words[k].group()
+            if g.lower() in COMMON_WORDS or len(g) < 2:
+                return False
+            if upper:  # Title-case only: acronyms and codes ("IBAN", "DE89") are not surnames
+                return g[0].isupper() and not g.isupper() and g.isalpha()
+            return g.islower() and pos.get(words[k].start(), "X") not in _CLOSED_POS
+
+        def lower_blocked(k: int, before: str) -> bool:
+            # A lower-case name does not start with an ordinary word ("line open", "due date", "general
+            # fault") unless the context says name: a verb that follows names ("sole rossi here") or a
+            # cue before a surname that is no word ("to max harper"). Nor does it follow an article, a
+            # possessive, an adjective or a noun ("the door switch", "my bill due").
+            g = words[k].group()
+            if is_common_word(g) and g not in _PARTICLES:
+                nxt = k + 1 if k + 1 < len(words) and joined(k, k + 1) else None
+                if nxt is None:
+                    return True
+                after_cue = _AFTER_NAME.match(text[words[nxt].end() :]) is not None
+                if not (after_cue or (_NAME_CUES.search(before) and not is_common_word(words[nxt].group()))):
+                    return True
+            if k == 0 or not re.fullmatch(r"[ \t]+", text[words[k - 1].end() : words[k].start()]):
+                return False
+            prev = words[k - 1]
+            return (prev.group().lower() in _DETERMINERS or pos.get(prev.start(), "X") in _MODIFIER_POS) and not (
+                _NAME_CUES.search(before)
+            )
+
+        i = 0
+        while i < len(words):
+            w = words[i]
+            g = w.group()
+            before = text[max(0, w.start() - 25) : w.start()]
+            upper = g[0].isupper()
+            if upper and (g.isupper() or not g.isalpha()) and len(g) > 1:
+                i += 1
+                continue
+            titled = upper and bool(_TITLES.search(before))
+            known = fold(g) in names and g.lower() not in COMMON_WORDS
+            cue = bool(_NAME_CUES.search(before)) or titled
+            if not (titled or known):
+                # an unknown first name still makes a name with its surname between a cue and a
+                # verb that follows names ("by Ishanvi Naik:", "ok so lizz geerling said")
+                if (g.lower() not in COMMON_WORDS and i + 1 < len(words) and joined(i, i + 1)
+                        and surname_like(i + 1, upper) and (upper or (g.islower() and not lower_blocked(i, before)))
+                        and pos.get(w.start(), "X") not in _CLOSED_POS
+                        and ((cue and upper) or _AFTER_NAME.match(text[words[i + 1].end() :]))
+                        and text[w.start() : words[i + 1].end()] not in place_gazetteer()):
+                    out.append(self._result(w.start(), words[i + 1].end(), 0.6))
+                    i += 2
+                    continue
+                i += 1
+                continue
+            if not upper and (not g.islower() or pos.get(w.start(), "X") in _CLOSED_POS or lower_blocked(i, before)):
+                i += 1
+                continue
+            j = i
+            while j + 1 < len(words) and j - i < 4 and joined(j, j + 1):
+                nxt = words[j + 1].group()
+                if nxt in _PARTICLES and j + 2 < len(words) and joined(j + 1, j + 2) and surname_like(j + 2, upper):
+                    j += 2
+                elif surname_like(j + 1, upper):
+                    j += 1
+                else:
+                    break
+            if j > i:
+                score = 0.8 if upper else (0.7 if cue else 0.6)
+            elif cue and (upper or titled):
+                score = 0.6
+            else:
+                i += 1
+                continue
+            out.append(self._result(w.start(), words[j].end(), score))
+            i = j + 1
+        for ent in doc.ents if doc is not None else ():
+            if (ent.label_ in ("ORG", "NORP", "WORK_OF_ART", "PRODUCT", "FAC", "EVENT", "LAW") and len(ent) >= 2
+                    and ent[0].text.lower() in names and all(t.is_alpha or t.text == "-" for t in ent)):
+                out.append(self._result(ent.start_char, ent.end_char, 0.8))
+        return out
+
+    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
+        return make_result(self, "PERSON", start, end, score)
+
+
+class AionSpacyRecognizer(SpacyRecognizer):
+    """spaCy's PERSON/LOCATION entities, without the ones that contain digits.
+
+    The small model labels codes such as ``ORD-80984``, ``E-955`` or ``v10.16.2`` PERSON or GPE;
+    names of people and places carry no digits.
+    """
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None) -> list:
+        results = super().analyze(text, entities, nlp_artifacts)
+        for r in results:  # an entity never runs over a line break ("Wahab Dhawan\nH.No")
+            nl = text.find("\n", r.start, r.end)
+            if nl > r.start:
+                r.end = nl
+        return [r for r in results if not any(c.isdigit() for c in text[r.start : r.end])]

@@ -1,0 +1,436 @@
+"""LoRA training of a causal LM on curated SFT rows (PEFT + transformers Trainer + accelerate).
+
+`train_lora` is plain Python, called by the `lora_adapter` asset and by the CLI below (which
+``accelerate launch`` starts once per GPU). It writes a standard PEFT adapter folder
+(``adapter_config.json`` + ``adapter_model.safetensors``) that PEFT, vLLM and LoRAX load as is.
+
+Speed on CPU comes from bf16 autocast with fp32 master weights (on CPUs with native bf16) and
+from computing logits only at response positions (see `train_loss`). Training ends at
+``max_steps``, after ``epochs``, or when ``max_train_minutes`` is spent, whichever comes first;
+``should_stop()`` is asked after every step and a cancelled run raises `TrainingCancelledError`
+and leaves nothing at ``output_dir``.
+
+Run ``python -m aion_assets.seal.training.train --help`` for the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aion_assets.core.errors import AionError, ArtifactError, ConfigError
+from aion_assets.core.settings import CONFIG_DIR
+from aion_assets.seal.config import HyperParameters, load_seal_config
+from aion_assets.seal.training.train_args import (
+    ACCELERATE_MULTI_GPU_CONFIG,
+    DEEPSPEED_ZERO2_CONFIG,
+    DeviceInfo,
+    build_training_arguments,
+    detect_devices,
+    launch_command,
+    resolve_precision,
+    training_arguments_kwargs,
+)
+from aion_assets.seal.training.train_data import Collator, encode_rows
+
+__all__ = [
+    "ACCELERATE_MULTI_GPU_CONFIG",
+    "DEEPSPEED_ZERO2_CONFIG",
+    "DeviceInfo",
+    "TrainResult",
+    "TrainingCancelledError",
+    "build_training_arguments",
+    "detect_devices",
+    "launch_command",
+    "train_lora",
+    "training_arguments_kwargs",
+]
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, float, float], None]
+
+
+class TrainingCancelledError(AionError):
+    """``should_stop()`` asked the run to stop; nothing was written to the output folder."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished training run produced.
+
+    Attributes:
+        adapter_dir: the PEFT adapter folder (the ``output_dir`` given).
+        loss_curve: ``(step, training loss)`` after each optimizer step.
+        steps: optimizer steps taken.
+        tokens: non-padding tokens processed (prompt and response) by this process.
+        tokens_per_s: tokens / train_seconds.
+        train_seconds: wall time of the training loop (model loading excluded).
+        stopped_by: ``"max_steps"``, ``"epochs"`` or ``"time_budget"``.
+        eval_loss: mean response-token loss on eval_rows after training (None without them).
+        precision: ``"bf16"`` (autocast) or ``"fp32"``.
+        n_train_examples: rows that had a response to learn from.
+    """
+
+    adapter_dir: Path
+    loss_curve: list[tuple[int, float]]
+    steps: int
+    tokens: int
+    tokens_per_s: float
+    train_seconds: float
+    stopped_by: str
+    eval_loss: float | None
+    precision: str
+    n_train_examples: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        out = asdict(self)
+        out["adapter_dir"] = str(self.adapter_dir)
+        out["loss_curve"] = [[s, v] for s, v in self.loss_curve]
+        return out
+
+
+class _ListDataset:
+    """A list of encoded rows as a map-style dataset."""
+
+    def __init__(self, rows: list[dict[str, list[int]]]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        return self.rows[index]
+
+
+def _any_rank(flag: bool) -> bool:
+    """True if FLAG is true on any process: all ranks must stop at the same step or they hang."""
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return flag
+    device = (
+        torch.device("cuda", torch.cuda.current_device())
+        if torch.cuda.is_available()
+        else torch.device("cpu")
+    )
+    value = torch.tensor([1 if flag else 0], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def _make_trainer_classes() -> tuple[type, type]:
+    """Build the Trainer subclass and callback lazily: importing transformers is slow."""
+    from transformers import Trainer, TrainerCallback
+
+    from aion_assets.seal.training.train_loss import response_loss
+
+    class LoraTrainer(Trainer):
+        # compute_loss returns the mean over one micro-batch; the Trainer divides by grad_accum.
+        loss_is_scaled_for_ga = False
+
+        def __init__(self, *args: Any, logits_only_at_response: bool = True, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.logits_only_at_response = logits_only_at_response
+            self.tokens_seen = 0
+
+        def compute_loss(
+            self,
+            model: Any,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ) -> Any:
+            batch = {k: inputs[k] for k in ("input_ids", "attention_mask", "labels")}
+            if model.training:
+                self.tokens_seen += int(batch["attention_mask"].sum())
+            # accelerate applies bf16 autocast by wrapping model.forward; the gathered-logits path
+            # calls the body and head directly, so it needs the autocast context here.
+            with self.accelerator.autocast():
+                loss = response_loss(model, batch, logits_only_at_response=self.logits_only_at_response)
+            return (loss, None) if return_outputs else loss
+
+    class Control(TrainerCallback):
+        """Time budget, cancellation and progress, checked after every optimizer step."""
+
+        def __init__(
+            self,
+            budget_s: float | None,
+            should_stop: Callable[[], bool] | None,
+            progress: ProgressCallback | None,
+            tokens: Callable[[], int],
+        ) -> None:
+            self.budget_s = budget_s
+            self.should_stop = should_stop
+            self.progress = progress
+            self.tokens = tokens
+            self.started = time.monotonic()
+            self.cancelled = False
+            self.out_of_time = False
+            self.loss_curve: list[tuple[int, float]] = []
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            self.started = time.monotonic()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            cancel = bool(self.should_stop and self.should_stop())
+            late = self.budget_s is not None and time.monotonic() - self.started >= self.budget_s
+            cancel, late = _any_rank(cancel), _any_rank(late)
+            self.cancelled |= cancel
+            self.out_of_time |= late and not cancel
+            if cancel or late:
+                control.should_training_stop = True
+
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any
+        ) -> None:
+            if not logs or "loss" not in logs:
+                return
+            step, loss = int(state.global_step), float(logs["loss"])
+            self.loss_curve.append((step, loss))
+            elapsed = max(time.monotonic() - self.started, 1e-9)
+            rate = self.tokens() / elapsed
+            if self.progress is not None:
+                self.progress(step, loss, rate)
+            log.info("step %d loss %.4f %.0f tokens/s", step, loss, rate)
+
+    return LoraTrainer, Control
+
+
+def _zero_stage(trainer: Any) -> int | None:
+    plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None)
+    return int(plugin.zero_stage) if plugin is not None else None
+
+
+def _check_targets(model: Any, targets: Sequence[str]) -> None:
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+    missing = [t for t in targets if t not in names]
+    if missing:
+        raise ConfigError(
+            f"target_modules {missing} are not modules of this base model; "
+            f"linear layers it has: {sorted(n for n in names if n.endswith('proj'))}"
+        )
+
+
+def _eval_loss(
+    model: Any,
+    encoded: list[dict[str, list[int]]],
+    hp: HyperParameters,
+    precision: str,
+    pad_id: int,
+    device: Any,
+    logits_only: bool,
+) -> float:
+    import torch
+
+    from aion_assets.seal.training.train_data import collate
+    from aion_assets.seal.training.train_loss import response_loss
+
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        for i in range(0, len(encoded), hp.batch_size):
+            batch = {k: v.to(device) for k, v in collate(encoded[i : i + hp.batch_size], pad_id).items()}
+            n = int((batch["labels"][:, 1:] != -100).sum())
+            total += float(response_loss(model, batch, logits_only_at_response=logits_only)) * n
+            count += n
+    return total / max(count, 1)
+
+
+def train_lora(
+    base_model_path: Path,
+    train_rows: Sequence[Mapping[str, Any]],
+    eval_rows: Sequence[Mapping[str, Any]] | None,
+    hp: HyperParameters,
+    output_dir: Path,
+    *,
+    progress_callback: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    devices: DeviceInfo | None = None,
+    deepspeed_config: Path | dict[str, Any] | None = None,
+    logits_only_at_response: bool = True,
+) -> TrainResult:
+    """Train a LoRA adapter on TRAIN_ROWS and write it as a PEFT folder at OUTPUT_DIR.
+
+    Args:
+        base_model_path: a Hugging Face causal-LM checkpoint folder (with its tokenizer).
+        train_rows: dicts with ``messages`` (chat form) or ``prompt`` / ``response``.
+        eval_rows: held-out rows for a final eval loss, or None.
+        hp: hyperparameters (see `seal_config.HyperParameters`).
+        output_dir: where the adapter goes; must not exist or be empty. It appears, complete,
+            only when training succeeded (written in a sibling temp folder, then renamed).
+        progress_callback: called after each step with ``(step, loss, tokens_per_s)``.
+        should_stop: asked after each step; returning True cancels the run.
+        devices: the hardware; detected when None.
+        deepspeed_config: force DeepSpeed with this config (default: ZeRO-2 with several GPUs).
+        logits_only_at_response: compute the lm_head only at response positions (same loss,
+            faster); False computes full logits (the reference path).
+
+    Returns:
+        TrainResult with the loss curve, steps, tokens/s and train time.
+
+    Raises:
+        TrainingCancelledError: should_stop() returned True.
+        ConfigError: bad rows or target modules.
+        ArtifactError: output_dir exists and is not empty.
+    """
+    from aion_assets.seal.training.base_models import offline_env
+
+    offline_env()
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+    from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_callback import ProgressCallback as HFProgress
+
+    output_dir = Path(output_dir)
+    if output_dir.exists() and any(output_dir.iterdir()):
+        raise ArtifactError(f"{output_dir} already exists and is not empty; adapters are never overwritten")
+    if should_stop is not None and should_stop():
+        raise TrainingCancelledError("training was cancelled before it started")
+    devices = devices or detect_devices()
+    precision = resolve_precision(hp, devices)
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_model_path))
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    train_encoded = encode_rows(tokenizer, train_rows, hp.max_seq_len)
+    eval_encoded = encode_rows(tokenizer, eval_rows, hp.max_seq_len) if eval_rows else None
+
+    set_seed(hp.seed)
+    model = AutoModelForCausalLM.from_pretrained(str(base_model_path), dtype=torch.float32)
+    model.config.use_cache = False
+    _check_targets(model, hp.target_modules)
+    lora = LoraConfig(
+        r=hp.r,
+        lora_alpha=hp.alpha,
+        lora_dropout=hp.dropout,
+        target_modules=list(hp.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    peft_model = get_peft_model(model, lora)
+
+    parent = output_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    work = parent / f".{output_dir.name}.work-{token}"
+    staging = parent / f".{output_dir.name}.tmp-{token}"
+    try:
+        args = build_training_arguments(
+            hp, devices, work, n_examples=len(train_encoded), deepspeed_config=deepspeed_config
+        )
+        lora_trainer_cls, control_cls = _make_trainer_classes()
+        trainer = lora_trainer_cls(
+            model=peft_model,
+            args=args,
+            train_dataset=_ListDataset(train_encoded),
+            data_collator=Collator(pad_id),
+            logits_only_at_response=logits_only_at_response,
+        )
+        # The Trainer's own printers would write a dict per step to stdout; progress goes to
+        # the callback and this module's logger instead.
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(HFProgress)
+        budget = hp.max_train_minutes * 60 if hp.max_train_minutes is not None else None
+        control = control_cls(budget, should_stop, progress_callback, lambda: trainer.tokens_seen)
+        trainer.add_callback(control)
+
+        started = time.monotonic()
+        trainer.train()
+        train_seconds = time.monotonic() - started
+        if control.cancelled:
+            raise TrainingCancelledError(f"training was cancelled at step {trainer.state.global_step}")
+
+        steps = int(trainer.state.global_step)
+        if control.out_of_time:
+            stopped_by = "time_budget"
+        elif hp.max_steps is not None and steps >= hp.max_steps:
+            stopped_by = "max_steps"
+        else:
+            stopped_by = "epochs"
+        eval_loss = None
+        if eval_encoded:
+            eval_loss = _eval_loss(
+                trainer.model, eval_encoded, hp, precision, pad_id, args.device, logits_only_at_response
+            )
+        if trainer.is_world_process_zero():
+            unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+            unwrapped.save_pretrained(str(staging), safe_serialization=True)
+            if output_dir.exists():
+                output_dir.rmdir()  # empty (checked above); rename needs the name free
+            os.replace(staging, output_dir)
+        tokens = trainer.tokens_seen
+        return TrainResult(
+            adapter_dir=output_dir,
+            loss_curve=control.loss_curve,
+            steps=steps,
+            tokens=tokens,
+            tokens_per_s=tokens / max(train_seconds, 1e-9),
+            train_seconds=train_seconds,
+            stopped_by=stopped_by,
+            eval_loss=eval_loss,
+            precision=precision,
+            n_train_examples=len(train_encoded),
+            extra={
+                "world_size": int(args.world_size),
+                "distributed_type": str(trainer.accelerator.distributed_type.value),
+                "zero_stage": _zero_stage(trainer),
+            },
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path) as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: train one adapter (``accelerate launch`` runs this once per GPU)."""
+    parser = argparse.ArgumentParser(prog="python -m aion_assets.seal.training.train", description=main.__doc__)
+    parser.add_argument("--base-model", type=Path, required=True, help="HF checkpoint folder")
+    parser.add_argument("--train", type=Path, required=True, help="training rows (JSONL)")
+    parser.add_argument("--eval", type=Path, help="held-out rows (JSONL)")
+    parser.add_argument("--output-dir", type=Path, required=True, help="adapter folder to create")
+    parser.add_argument("--seal-config", type=Path, default=CONFIG_DIR / "seal.yaml")
+    parser.add_argument("--tenant", default="")
+    parser.add_argument("--domain", default="")
+    parser.add_argument(
+        "--hyperparameters", type=Path, help="JSON file of hyperparameters (overrides the YAML)"
+    )
+    parser.add_argument("--result-json", type=Path, help="write the TrainResult here (rank 0)")
+    opts = parser.parse_args(argv)
+
+    if opts.hyperparameters:
+        hp = HyperParameters.model_validate(json.loads(opts.hyperparameters.read_text()))
+    else:
+        hp = load_seal_config(opts.seal_config).hyperparameters_for(opts.tenant, opts.domain)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    result = train_lora(
+        opts.base_model,
+        _read_jsonl(opts.train),
+        _read_jsonl(opts.eval) if opts.eval else None,
+        hp,
+        opts.output_dir,
+    )
+    if opts.result_json and int(os.environ.get("RANK", "0")) == 0:
+        opts.result_json.write_text(json.dumps(result.as_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
