@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/aion demo
 
-test: $(STAMP) lint
+test: $(STAMP) lint typecheck
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -1,69 +1,79 @@
 """The one Dagster code location of AION SEAL: every domain's definitions merged, plus the shared parts.
 
 Loaded by ``workspace.yaml`` / ``dagster dev -m aion_assets.definitions``. Building it connects
-to nothing: the resources read the settings (``AION_*``) and open the database, the artifact
-store and the scrubber's model on first use inside a run or sensor tick.
+to nothing: the settings object (``AION_*``) is read once here and the resources are built from
+it; they open the database, the artifact store and the scrubber's model on first use inside a run
+or sensor tick. Secrets reach the resources as ``dg.EnvVar`` so they never appear in the UI.
 
-Executor: in-process by default (one run = one process, cheapest on a laptop); choose the
-multiprocess executor per run with ``execution: {config: {multiprocess: {max_concurrent: 4}}}``.
+Executor: in-process by default (one run = one process, cheapest on a laptop: the base model is
+loaded once); choose the multiprocess executor per run with
+``execution: {config: {multiprocess: {max_concurrent: 4}}}``.
 """
 
+import os
 
 import dagster as dg
-from dagster._core.definitions.executor_definition import (  # the stock selector's parts, reused
-    IN_PROC_CONFIG,
-    MULTI_PROC_CONFIG,
-    multi_or_in_process_executor,
-)
+from dagster_aws.s3 import S3Resource
 
 from aion_assets.core.resources import ArtifactStoreResource
-from aion_assets.memory import assets as memory_assets
-from aion_assets.memory import schedules as memory_schedules
+from aion_assets.core.settings import Settings, get_settings
+from aion_assets.memory import definitions as memory_definitions
 from aion_assets.memory.resources import MemoryStoreResource, ScrubberResource
-from aion_assets.seal import assets as learning_assets
-from aion_assets.seal.datasets import assets as seal_assets
-from aion_assets.seal.datasets import checks as memory_checks
-from aion_assets.seal.datasets import checks as seal_checks
-from aion_assets.seal.datasets import sensors as memory_sensors
+from aion_assets.seal import definitions as seal_definitions
 from aion_assets.seal.resources import SealResource
 
-#: ``multi_or_in_process_executor`` with in-process as the default instead of multiprocess.
+#: Dagster's multi-or-in-process selector, with in-process as the default instead of multiprocess.
 aion_executor = dg.ExecutorDefinition(
     name="aion_executor",
     config_schema=dg.Field(
-        dg.Selector({"in_process": IN_PROC_CONFIG, "multiprocess": MULTI_PROC_CONFIG}),
+        dg.Selector(
+            {
+                "in_process": dg.in_process_executor.config_schema.as_field(),
+                "multiprocess": dg.multiprocess_executor.config_schema.as_field(),
+            }
+        ),
         default_value={"in_process": {}},
     ),
-    executor_creation_fn=multi_or_in_process_executor.executor_creation_fn,
-    requirements=multi_or_in_process_executor.get_requirements,
+    executor_creation_fn=dg.multi_or_in_process_executor.executor_creation_fn,
+    requirements=dg.multi_or_in_process_executor.get_requirements,
     description="In-process by default; multiprocess when configured.",
 )
 
 
-def default_resources() -> dict[str, object]:
-    """The resources of the embedded default and of production alike: everything comes from AION_* settings."""
+def _secret(env_name: str, value: str) -> str:
+    """VALUE as a ``dg.EnvVar`` (a str) when it came from the environment variable ENV_NAME (kept out of the UI)."""
+    return dg.EnvVar(env_name) if os.environ.get(env_name) == value else value
+
+
+def resources_from_settings(settings: Settings, *, model_home: str | None = None) -> dict[str, dg.ConfigurableResource]:
+    """The resources of the embedded default and of production alike, every value taken from SETTINGS.
+
+    Args:
+        model_home: where converted base models are cached (default: AION_HOME); tests share one cache.
+    """
+    s3 = None
+    if settings.artifacts.strip().lower().startswith("s3://"):
+        s3 = S3Resource(endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region)
+    adapter_key = settings.adapter_key.get_secret_value() if settings.adapter_key is not None else None
     return {
-        "memory": MemoryStoreResource(),
-        "artifacts": ArtifactStoreResource(),
+        "memory": MemoryStoreResource(database_url=_secret("AION_DATABASE_URL", settings.db_url)),
+        "artifacts": ArtifactStoreResource(
+            uri=settings.artifacts, s3=s3, sse_kms_key_id=settings.s3_sse_kms_key_id
+        ),
         "scrubber": ScrubberResource(),
-        "seal": SealResource(),
+        "seal": SealResource(
+            config_path=str(settings.seal_config),
+            home=model_home or str(settings.resolved_home),
+            scenarios_dir=str(settings.scenarios_dir),
+            adapter_key=_secret("AION_ADAPTER_KEY", adapter_key) if adapter_key else None,
+        ),
     }
 
 
-def build_definitions() -> dg.Definitions:
-    """Merge each domain's definitions and the shared parts (executor, resources, automation sensor)."""
-    memory = dg.Definitions(
-        assets=memory_assets.assets,
-        asset_checks=memory_checks.checks,
-        sensors=memory_sensors.sensors,
-        schedules=memory_schedules.schedules,
-        jobs=[*memory_sensors.jobs, *memory_schedules.jobs],
-    )
-    seal = dg.Definitions(
-        assets=[*seal_assets.assets, *learning_assets.assets], asset_checks=seal_checks.checks
-    )
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """Merge each domain's definitions and add the shared parts (executor, resources, automation sensor)."""
     shared = dg.Definitions(
-        resources=default_resources(),
+        resources=resources_from_settings(settings or get_settings()),
         executor=aion_executor,
         sensors=[
             dg.AutomationConditionSensorDefinition(
@@ -74,7 +84,7 @@ def build_definitions() -> dg.Definitions:
             )
         ],
     )
-    return dg.Definitions.merge(memory, seal, shared)
+    return dg.Definitions.merge(memory_definitions.build_definitions(), seal_definitions.build_definitions(), shared)
 
 
 # The only Definitions object at module scope: Dagster's loaders require exactly one.

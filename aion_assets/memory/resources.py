@@ -19,9 +19,9 @@ from aion_assets.memory.store import MemoryStore
 class MemoryStoreResource(dg.ConfigurableResource):
     """The memory store (interactions, self-edits) at a database URL, as the application role."""
 
-    database_url: str | None = Field(
-        default=None,
-        description="sqlite:///path or postgresql://role@host/db (application role); default: AION_DATABASE_URL.",
+    database_url: str = Field(
+        description="sqlite:///path or postgresql://role@host/db (application role); give it through dg.EnvVar "
+        "when it holds a password.",
     )
     pool_size: int = Field(default=4, ge=1, description="Connections kept per run process.")
 
@@ -33,12 +33,7 @@ class MemoryStoreResource(dg.ConfigurableResource):
         if self._store is None:
             from aion_assets.core.db import make_engine
 
-            url = self.database_url
-            if url is None:
-                from aion_assets.core.settings import get_settings
-
-                url = get_settings().db_url
-            self._engine = make_engine(url, pool_size=self.pool_size)
+            self._engine = make_engine(self.database_url, pool_size=self.pool_size)
             self._store = MemoryStore(self._engine)
         return self._store
 

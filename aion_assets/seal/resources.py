@@ -19,32 +19,22 @@ from aion_assets.seal.training.base_models import BaseModelInfo
 class SealResource(dg.ConfigurableResource):
     """Where the SEAL settings, base models and scenario prompts come from."""
 
-    config_path: str | None = Field(
-        default=None, description="config/seal.yaml (hyperparameters and styles); default: AION_SEAL_CONFIG."
-    )
-    home: str | None = Field(
-        default=None, description="Folder caching converted base models (models/<name>); default: AION_HOME."
-    )
+    config_path: str = Field(description="The SEAL config file (hyperparameters, base models, house styles).")
+    home: str = Field(description="Folder caching converted base models (models/<name>).")
     scenarios_dir: str | None = Field(
-        default=None, description="Root of the scenario files <tenant>/<domain>.yaml; default: AION_SCENARIOS_DIR."
+        default=None, description="Root of the scenario files <tenant>/<domain>.yaml; None: no scenarios."
     )
     adapter_key: str | None = Field(
         default=None,
-        description="AES-256 key (base64/hex) encrypting adapters at rest; default: AION_ADAPTER_KEY. "
+        description="AES-256 key (base64/hex) encrypting adapters at rest; None stores them in clear. "
         "Give it through dg.EnvVar, never inline.",
     )
-
-    def _settings(self):  # type: ignore[no-untyped-def]
-        from aion_assets.core.settings import get_settings
-
-        return get_settings()
 
     def load_config(self) -> SealConfig:
         """The validated SEAL config (ConfigError names the file and key on a problem)."""
         from aion_assets.seal.config import load_seal_config
 
-        path = Path(self.config_path) if self.config_path else self._settings().seal_config
-        return load_seal_config(path)
+        return load_seal_config(Path(self.config_path))
 
     def settings_for(self, tenant: str, domain: str) -> DomainSettings:
         """Merged hyperparameters, style and base model of TENANT/DOMAIN."""
@@ -54,16 +44,16 @@ class SealResource(dg.ConfigurableResource):
         """The checkpoint folder of base model NAME (converted and cached on first use)."""
         from aion_assets.seal.training.base_models import resolve_base_model
 
-        home = Path(self.home) if self.home else self._settings().resolved_home
-        return resolve_base_model(name, home, self.load_config())
+        return resolve_base_model(name, Path(self.home), self.load_config())
 
     def scenarios_for(self, tenant: str, domain: str) -> ScenarioSuite | None:
         """The tenant/domain's scenario prompts, or None when it has no scenario file."""
         from aion_assets.seal.evaluation.scenarios import load_for
 
+        if self.scenarios_dir is None:
+            return None
         try:
-            root = Path(self.scenarios_dir) if self.scenarios_dir else self._settings().scenarios_dir
-            return load_for(tenant, domain, root)
+            return load_for(tenant, domain, Path(self.scenarios_dir))
         except NotFoundError:
             return None
 
@@ -71,8 +61,4 @@ class SealResource(dg.ConfigurableResource):
         """The adapter encryption key, or None when adapters are stored in clear."""
         from aion_assets.core.crypto import load_key
 
-        value = self.adapter_key
-        if value is None:
-            secret = self._settings().adapter_key
-            value = secret.get_secret_value() if secret is not None else None
-        return load_key(value) if value else None
+        return load_key(self.adapter_key) if self.adapter_key else None

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 
-from aion_assets.definitions import default_resources
+from aion_assets.core.settings import Settings
+from aion_assets.definitions import resources_from_settings
 from aion_assets.memory.assets import interactions
 from aion_assets.memory.resources import MemoryStoreResource
 from aion_assets.memory.store import MemoryStore
@@ -33,7 +34,7 @@ def _tick(sensor: dg.SensorDefinition, database: Database, instance: dg.DagsterI
         assets=[interactions, scrubbed_edits, sft_dataset],
         jobs=[sft_dataset_job],
         sensors=[sensor],
-        resources={**default_resources(), **resources},
+        resources={**resources_from_settings(Settings()), **resources},
     )
     with dg.build_sensor_context(
         instance_ref=instance.get_ref(), cursor=cursor, resources=resources, definitions=definitions

@@ -346,6 +346,7 @@ def _build_analyzer(model: str) -> AnalyzerEngine:
 
     from aion_assets.memory.scrub import address as addr
     from aion_assets.memory.scrub import recognizers as rec
+    from aion_assets.memory.scrub import structured
 
     if not spacy.util.is_package(model):
         raise ConfigError(
@@ -371,12 +372,12 @@ def _build_analyzer(model: str) -> AnalyzerEngine:
     registry = RecognizerRegistry(supported_languages=["en"])
     recognizers: list[EntityRecognizer] = [
         rec.AionSpacyRecognizer(supported_entities=["PERSON", "LOCATION"]),
-        rec.AionEmailRecognizer(),
+        structured.AionEmailRecognizer(),
         IpRecognizer(),
-        rec.AionPhoneRecognizer(),
-        rec.AionCardRecognizer(),
-        rec.AionIbanRecognizer(),
-        rec.AionSsnRecognizer(),
+        structured.AionPhoneRecognizer(),
+        structured.AionCardRecognizer(),
+        structured.AionIbanRecognizer(),
+        structured.AionSsnRecognizer(),
         rec.AionPlaceRecognizer(),
         rec.AionPersonRecognizer(),
         addr.AionStreetAddressRecognizer(),
