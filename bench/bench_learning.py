@@ -28,9 +28,9 @@ METRICS = [("rougeL_body", "body ROUGE-L"), ("fact_recall", "key-fact recall"), 
 
 
 def run_domain(name: str, train_minutes: float | None, model_home: Path) -> dict[str, Any]:
-    from aion_assets.cli.demo import ingest_sample
     from aion_assets.core.migrate import upgrade
     from aion_assets.core.settings import get_settings
+    from aion_assets.demo.ingest import ingest_sample
     from aion_assets.runs import run_partition
 
     home = Path(tempfile.mkdtemp(prefix="aion-learning-"))
@@ -142,7 +142,7 @@ def main() -> None:
         results = {name: from_home(home, name) for name, home in zip(args.domains, args.from_homes, strict=True)}
     else:
         results = {name: run_domain(name, args.train_minutes, args.model_home) for name in args.domains}
-    body = ["The demo domains (`aion_assets/seal/demo_domain.py`: invented products, prices, codes, procedures and "
+    body = ["The demo domains (`aion_assets/demo/`: invented products, prices, codes, procedures and "
             "hours a base model cannot know, 6 paraphrases per question, held-out paraphrases evaluated) through the "
             "whole loop with SmolLM2-135M-Instruct on 2 CPU cores, same code path and defaults for both domains. "
             "\"Body\" metrics drop the house greeting and sign-off; the control is the base model's answer wrapped in "

@@ -18,7 +18,7 @@ Measures (the same for both scrubbers, computed on the spans each one finally re
 - *typed recall*: removed, and every replaced span touching the value carries the expected type
   (so ``<LOCATION>`` for a person's name counts as removed but not typed).
 - *safe kept*: the share of safe spans of which no character is replaced.
-- *support-domain text kept*: on the two demo support domains (``aion_assets/seal/demo_domain.py``),
+- *support-domain text kept*: on the two demo support domains (``aion_assets/demo/``),
   the share of characters left untouched with only the company name allow-listed: greetings,
   sign-offs, button labels, plan names and quantities are not PII and must survive.
 
@@ -505,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
             f"benchmark locations come from Faker): {share_in:.0%} of benchmark locations are in the "
             f"gazetteer; recall on the {len(outside)} that are not: {out_recall:.3f}.",
             "",
-            "Support-domain text kept: the two demo domains of the SEAL loop (`aion_assets/seal/demo_domain.py`, "
+            "Support-domain text kept: the two demo domains of the SEAL loop (`aion_assets/demo/`, "
             "seed 7: corrected answers in the house style, then the questions), with only the company name "
             "allow-listed (stock Presidio through its `allow_list` argument). Kept = share of all characters "
             "that no replaced span covers; spans = values replaced.",

@@ -30,7 +30,7 @@ def _rows(n: int) -> tuple[list[dict[str, Any]], str]:
         from aion_assets.demo.domains import generate_demo_domain
 
         rows = generate_demo_domain().curated_rows(split="train")
-        return rows[:n], "demo domain acme/support (aion_assets/seal/demo_domain.py), train split"
+        return rows[:n], "demo domain acme/support (aion_assets/demo/), train split"
     except ImportError:
         rows = [
             {

@@ -34,9 +34,9 @@ def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
 
 
 def test_demo_domain_learns_end_to_end(embedded) -> None:  # type: ignore[no-untyped-def]
-    from aion_assets.cli.demo import ingest_sample
     from aion_assets.core.db import make_engine
     from aion_assets.core.migrate import upgrade
+    from aion_assets.demo.ingest import ingest_sample
     from aion_assets.memory.store import MemoryStore
     from aion_assets.runs import run_partition
 

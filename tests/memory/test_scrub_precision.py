@@ -1,7 +1,7 @@
 """Protects the scrubber's precision on ordinary support text (aion_assets/memory/scrub*.py).
 
 What the SEAL loop learns from must survive scrubbing: the facts and the house style of the demo
-support domains (aion_assets/seal/demo_domain.py, ``acme/support`` and ``globex/billing``).
+support domains (aion_assets/demo/, ``acme/support`` and ``globex/billing``).
 
 - with a tenant allow-list of its company and catalogue names, (almost) nothing of the two demo
   domains is replaced, and every greeting and sign-off is left as written;
@@ -20,7 +20,7 @@ import re
 
 import pytest
 
-from aion_assets.demo.domains import DemoDomain, generate_domain
+from aion_assets.demo import DemoDomain, generate_domain
 from aion_assets.memory.scrub.engine import Scrubber, ScrubPolicy, Span, get_scrubber
 from aion_assets.memory.scrub.words import common_english
 

@@ -1,8 +1,8 @@
-"""Protects the demo domains that show the loop really learns: generation is deterministic per
-seed, the train/eval split is a stable function of the interaction id and both splits cover
-the facts, corrections state the facts in the house style while the base-style answers do not,
-the curated JSONL has the training format, and the committed scenario files are what the
-generator produces."""
+"""Protects: the demo domains that show the loop really learns: generation is deterministic per
+seed, the train/eval split is the pipeline's (``rows.split_of``, a stable function of the
+interaction id) and both splits cover the facts, corrections state the facts in the house style
+while the base-style answers do not, the curated JSONL rows are the pipeline's row contract
+(``rows.Example``), and the committed scenario files are what the generator produces."""
 
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ from pathlib import Path
 import pytest
 
 from aion_assets.core.errors import ConfigError
-from aion_assets.demo.domains import (
+from aion_assets.demo import (
+    DEFAULT_EVAL_SHARE,
     DOMAINS,
     generate_demo_domain,
     generate_domain,
     scenario_items,
-    split_for,
     write_curated_jsonl,
     write_scenarios_yaml,
 )
+from aion_assets.seal.datasets.rows import Example, split_of
 from aion_assets.seal.evaluation.metrics import fact_recall
 from aion_assets.seal.evaluation.scenarios import load_for
 
@@ -38,15 +39,19 @@ def test_same_seed_same_domain_other_seed_other_domain(name: str) -> None:
 
 
 def test_split_is_a_stable_function_of_the_id() -> None:
+    # The demo uses the pipeline's split (one split function): the default share is the pipeline's.
+    assert DEFAULT_EVAL_SHARE == 0.2
     ids = [str(uuid.UUID(int=i * 7919 + 1, version=4)) for i in range(4000)]
-    splits = [split_for(i) for i in ids]
-    assert splits == [split_for(i) for i in ids]
+    splits = [split_of(i, DEFAULT_EVAL_SHARE) for i in ids]
+    assert splits == [split_of(i, DEFAULT_EVAL_SHARE) for i in ids]
     share = splits.count("eval") / len(splits)
     assert 0.17 < share < 0.23
     # A larger eval share only moves examples from train to eval, never back.
-    assert all(split_for(i, 0.3) == "eval" for i, s in zip(ids, splits, strict=True) if s == "eval")
-    with pytest.raises(ConfigError):
-        split_for("x", 1.5)
+    assert all(split_of(i, 0.3) == "eval" for i, s in zip(ids, splits, strict=True) if s == "eval")
+    # An impossible share is refused by the generator (split_of itself does not validate).
+    for bad in (1.5, 1.0, 0.0):
+        with pytest.raises(ConfigError, match="eval_share"):
+            generate_domain("acme/support", n_facts=2, eval_share=bad)
 
 
 @pytest.mark.parametrize("name", DOMAINS)
@@ -55,7 +60,7 @@ def test_domain_shape_and_split_coverage(name: str) -> None:
     assert len(d.questions) == 80 and len(d.examples) == 480
     assert len({e.interaction["input_text"] for e in d.examples}) == 480  # paraphrases are distinct
     for e in d.examples:
-        assert e.split == split_for(e.interaction["id"], d.eval_share)
+        assert e.split == split_of(e.interaction["id"], d.eval_share)
         assert e.self_edit["interaction_id"] == e.interaction["id"]
         assert e.interaction["metadata"]["domain"] == d.spec.domain
         assert e.interaction["metadata"]["facts"] == list(e.facts)
@@ -106,11 +111,15 @@ def test_curated_jsonl_format(tmp_path: Path) -> None:
     assert rows["train"] and rows["eval"]
     for split, split_rows in rows.items():
         for row in split_rows:
-            assert set(row) == {"prompt", "response", "metadata", "messages"}
+            # The pipeline's row contract (rows.Example.to_row): one row shape for demo and pipeline.
+            assert set(row) == {"id", "prompt", "response", "metadata", "messages"}
+            assert row == Example.from_row(row).to_row(split)
+            assert row["id"] == row["metadata"]["interaction_id"]
             assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+            assert row["messages"][0]["content"] == d.spec.system_prompt
             assert row["messages"][1]["content"] == row["prompt"]
             assert row["messages"][2]["content"] == row["response"]
-            assert row["metadata"]["split"] == split == split_for(row["metadata"]["interaction_id"])
+            assert row["metadata"]["split"] == split == split_of(row["metadata"]["interaction_id"], DEFAULT_EVAL_SHARE)
             assert row["metadata"]["reward_score"] >= 0.5 and row["metadata"]["facts"]
     assert write_curated_jsonl(d, tmp_path / "again")["train"].read_bytes() == paths["train"].read_bytes()
 

@@ -17,7 +17,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 
 from aion_assets.core.errors import ArtifactError, ConfigError  # noqa: E402
-from aion_assets.demo.domains import generate_demo_domain  # noqa: E402
+from aion_assets.demo import generate_demo_domain  # noqa: E402
 from aion_assets.seal.evaluation.evaluate import (  # noqa: E402
     evaluate_candidate,
     generate_answers,

@@ -1,0 +1,121 @@
+"""Posting a demo sample through the memory API over HTTP, as a gateway would.
+
+``ingest_sample`` serves the FastAPI app in-process on a free loopback port, configures each
+demo tenant as a real one is configured (its agent's domain and system prompt, its catalogue on
+the scrub allow-list) and sends the domain's traffic and reviews through ``MemoryClient``.
+Re-running it is safe: the sample has fixed ids, so the second run stores nothing new.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aion_assets.app import app_from_settings
+from aion_assets.core.auth import mint_token
+from aion_assets.core.serve import serve_in_thread
+from aion_assets.core.settings import Settings
+from aion_assets.demo.domains import DOMAINS, generate_domain
+from aion_assets.demo.generator import DemoDomain
+from aion_assets.memory.client import MemoryClient
+from aion_assets.memory.store import MemoryStore
+from aion_assets.seal.datasets.tenant_config import validate_tenant_config
+
+#: What ``aion demo`` ingests: both demo domains.
+DEMO_DOMAINS = DOMAINS
+_BATCH = 100
+#: The fields of a self-edit the API accepts (the rest - status, reviewer, tenant - come from the review).
+_EDIT_FIELDS = (
+    "id",
+    "interaction_id",
+    "editor_type",
+    "original_output",
+    "edited_output",
+    "reason_code",
+    "reward_score",
+    "timestamp",
+    "metadata",
+)
+
+
+def configure_demo_tenant(store: MemoryStore, domain: DemoDomain) -> None:
+    """Give a demo tenant what a real one configures: its agent's domain and system prompt, and
+    its product catalogue on the scrub allow-list (Presidio takes invented product names and the
+    "Acme Support" greeting for persons otherwise).
+
+    Raises:
+        ConfigError: the resulting tenant config is invalid (a bug in the template data).
+    """
+    spec = domain.spec
+    config = validate_tenant_config(
+        spec.tenant_id,
+        {
+            "agents": {spec.agent_id: {"domain": spec.domain, "system_prompt": spec.system_prompt}},
+            "scrub": {"allow_list": domain.scrub_allow_list()},
+            "curation": {"min_reward": 0.5},
+        },
+    )
+    store.configure_tenant(spec.tenant_id, config=config)
+
+
+def ingest_sample(
+    settings: Settings,
+    *,
+    domains: tuple[str, ...] = DEMO_DOMAINS,
+    echo: Callable[[str], Any] = print,
+) -> dict[str, Any]:
+    """Serve the API in-process and push the demo domains' traffic and reviews through it.
+
+    Args:
+        settings: where the database and artifacts are (the schema must be migrated).
+        domains: demo domain names (``generate_domain`` with its defaults for each).
+        echo: where the one progress line goes (the API's address).
+
+    Returns:
+        Per tenant: the store's counts after ingestion and its ``domain``; ``_seconds``: the wall time.
+
+    Raises:
+        ConfigError: an unknown domain name or a bad template.
+        AionError: the API refused a request (the client translates HTTP errors).
+    """
+    secret = settings.jwt_signing_secret()
+    summary: dict[str, Any] = {}
+    app = app_from_settings(settings)
+    started = time.perf_counter()
+    with serve_in_thread(app) as base:
+        echo(f"API serving on {base} (OpenAPI at {base}/docs)")
+        for name in domains:
+            domain = generate_domain(name)
+            tenant = domain.spec.tenant_id
+            configure_demo_tenant(MemoryStore(app.state.engine), domain)
+            token = mint_token(
+                secret, tenant_id=tenant, roles=["writer", "reviewer"], subject=f"demo-reviewer@{tenant}"
+            )
+            with MemoryClient(base, token) as client:
+                post_domain(client, domain)
+            summary[tenant] = MemoryStore(app.state.engine).counts(tenant) | {"domain": name}
+    summary["_seconds"] = time.perf_counter() - started
+    return summary
+
+
+def post_domain(client: MemoryClient, domain: DemoDomain) -> None:
+    """Send DOMAIN's interactions in batches, then each edit, reviewed as its reviewer decided.
+
+    The tenant is the client token's (the token needs the writer and reviewer roles); edits
+    already stored are not reviewed again, so posting twice stores nothing new.
+
+    Raises:
+        AionError: the API refused a request (the client translates HTTP errors).
+    """
+    interactions = domain.interactions()
+    for start in range(0, len(interactions), _BATCH):
+        # The tenant comes from the token, never from the body.
+        client.add_interactions(
+            [{k: v for k, v in row.items() if k != "tenant_id"} for row in interactions[start : start + _BATCH]]
+        )
+    for edit in domain.self_edits():
+        decision = edit["status"]
+        stored = client.add_self_edit({k: edit[k] for k in _EDIT_FIELDS})
+        if decision in ("approved", "rejected") and stored.status.value == "pending":
+            client.review(stored.id, decision)

@@ -1,0 +1,58 @@
+"""Protects: one row shape for the demo and the pipeline. A demo domain posted through the HTTP
+API (``demo.ingest.post_domain``, the path ``aion demo`` uses) and curated by the pipeline's own
+``curate`` gives exactly the demo's ``curated_rows`` (same ids, texts, facts, timestamps and
+split), on SQLite and PostgreSQL; and posting the sample again stores nothing new."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from aion_assets.app import create_app
+from aion_assets.core.auth import TokenVerifier, mint_token
+from aion_assets.core.db import make_engine
+from aion_assets.core.serve import serve_in_thread
+from aion_assets.demo import DEFAULT_EVAL_SHARE, DemoDomain, generate_domain
+from aion_assets.demo.ingest import configure_demo_tenant, post_domain
+from aion_assets.memory.client import MemoryClient
+from aion_assets.memory.store import MemoryStore
+from aion_assets.seal.datasets.curate import curate
+from aion_assets.seal.datasets.rows import split_of
+from tests.conftest import Database
+
+SECRET = "demo-ingest-secret-" + "d" * 24
+
+
+def _small_domain(tenant: str) -> DemoDomain:
+    # Seed 4: 30 interactions, 4 rejected edits and 6 eval ids (fixed, so the assertions below
+    # cannot flake); a fresh tenant keeps other tests' "globex" rows out of the comparison.
+    d = generate_domain("globex/billing", seed=4, n_facts=10, paraphrases_per_question=3, noise_share=0.2)
+    return dataclasses.replace(d, spec=dataclasses.replace(d.spec, tenant_id=tenant))
+
+
+def test_posted_sample_curates_to_the_demo_rows(database: Database, tenant: str) -> None:
+    domain = _small_domain(tenant)
+    engine = make_engine(database.url)
+    store = MemoryStore(engine)
+    configure_demo_tenant(store, domain)
+    token = mint_token(SECRET, tenant_id=tenant, roles=["writer", "reviewer"], subject=f"demo@{tenant}")
+    app = create_app(make_engine(database.url), TokenVerifier(SECRET))
+    with serve_in_thread(app) as base, MemoryClient(base, token) as client:
+        post_domain(client, domain)
+        counts = store.counts(tenant)
+        post_domain(client, domain)  # fixed ids: nothing new, no second review
+        assert store.counts(tenant) == counts
+
+    decided = [e.self_edit["status"] for e in domain.examples]
+    assert counts["interactions"] == len(domain.examples) == 30
+    assert counts["edits"]["approved"] == decided.count("approved")
+    assert counts["edits"]["rejected"] == decided.count("rejected") > 0  # the noise reached the store
+
+    tenant_config = store.get_tenant(tenant).config  # type: ignore[union-attr]
+    pipeline = [
+        ex.to_row(split_of(ex.interaction_id, DEFAULT_EVAL_SHARE))
+        for ex in curate(store.iter_approved_edits(tenant), tenant_config=tenant_config, min_reward=0.5)
+    ]
+    demo = sorted(domain.curated_rows(), key=lambda r: r["id"])
+    assert demo and pipeline == demo
+    assert {r["metadata"]["split"] for r in demo} == {"train", "eval"}
+    engine.dispose()
