@@ -18,6 +18,10 @@ is sealed with nonce = 7 zero bytes + i (4 bytes) + last flag (1 byte) and the h
 any caller-given associated data) as AAD, so reordering, dropping or truncating chunks, or
 editing the header, all fail authentication. Files are processed chunk by chunk, in memory
 bounded by the chunk size.
+
+`derive_key` gives purpose-bound subkeys of the master key (HKDF-SHA256 with a distinct
+``info``), and `mac` / `verify_mac` authenticate metadata (HMAC-SHA256) with such a subkey, so
+one configured key serves encryption and authentication without the two uses ever sharing a key.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
+import hmac
 import io
 import os
 import string
@@ -108,6 +114,39 @@ def _check_key(key: bytes) -> None:
 def _message_cipher(key: bytes, salt: bytes) -> AESGCM:
     derived = HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=salt, info=_HKDF_INFO).derive(bytes(key))
     return AESGCM(derived)
+
+
+def derive_key(key: bytes, purpose: str) -> bytes:
+    """A 32-byte subkey of the master KEY for one PURPOSE (HKDF-SHA256, info ``aion-<purpose>``).
+
+    Different purposes give independent keys, so a MAC key never equals an encryption key and
+    a value authenticated for one purpose does not verify for another.
+
+    Raises:
+        ConfigError: KEY is not 32 bytes.
+        ValueError: PURPOSE is empty.
+    """
+    _check_key(key)
+    if not purpose:
+        raise ValueError("purpose must be a non-empty string")
+    info = b"aion-" + purpose.encode()
+    if info == _HKDF_INFO:
+        raise ValueError(f"purpose {purpose!r} is reserved for artifact encryption")
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_SIZE, salt=None, info=info).derive(bytes(key))
+
+
+def mac(key: bytes, data: bytes) -> str:
+    """HMAC-SHA256 of DATA under KEY (use a `derive_key` subkey), as 64 hex characters."""
+    _check_key(key)
+    return hmac.new(bytes(key), data, hashlib.sha256).hexdigest()
+
+
+def verify_mac(key: bytes, data: bytes, expected: str | None) -> bool:
+    """Whether EXPECTED is the HMAC-SHA256 of DATA under KEY (constant-time; False for a missing value)."""
+    if not isinstance(expected, str):
+        return False
+    # Compare bytes: compare_digest refuses non-ASCII str, and EXPECTED comes from a file.
+    return hmac.compare_digest(mac(key, data).encode(), expected.strip().lower().encode("utf-8", "replace"))
 
 
 def _nonce(index: int, last: bool) -> bytes:

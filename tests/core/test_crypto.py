@@ -3,7 +3,9 @@
 Protects: round trips for every size around chunk boundaries, bytes and files interoperate,
 a wrong key, a changed byte anywhere, truncation, reordered chunks or other associated data
 all fail loudly with ArtifactError (and decrypt_file then writes nothing), keys load from
-hex and base64 and bad keys give a ConfigError that never echoes the value.
+hex and base64 and bad keys give a ConfigError that never echoes the value, subkeys derived
+for one purpose differ from every other purpose's, and a MAC verifies only the same data under
+the same subkey.
 """
 
 from __future__ import annotations
@@ -163,3 +165,29 @@ def test_generated_keys_are_random_and_loadable() -> None:
     first, second = crypto.generate_key(), crypto.generate_key()
     assert len(first) == 32 and first != second
     assert crypto.load_key(base64.b64encode(first).decode()) == first
+
+
+def test_derived_keys_are_bound_to_their_purpose() -> None:
+    mac_key = crypto.derive_key(KEY, "adapter-manifest-mac-v1")
+    assert len(mac_key) == 32
+    assert mac_key == crypto.derive_key(KEY, "adapter-manifest-mac-v1")  # deterministic
+    assert mac_key != crypto.derive_key(KEY, "archive-manifest-mac-v1")
+    assert mac_key != crypto.derive_key(crypto.generate_key(), "adapter-manifest-mac-v1")
+    assert mac_key != KEY
+    with pytest.raises(ValueError, match="reserved"):
+        crypto.derive_key(KEY, "artifact-v1")  # the per-message encryption keys' info
+    with pytest.raises(ValueError, match="non-empty"):
+        crypto.derive_key(KEY, "")
+    with pytest.raises(ConfigError, match="32 bytes"):
+        crypto.derive_key(b"short", "adapter-manifest-mac-v1")
+
+
+def test_mac_verifies_only_the_same_data_and_key() -> None:
+    mac_key = crypto.derive_key(KEY, "adapter-manifest-mac-v1")
+    tag = crypto.mac(mac_key, b'{"tenant_id":"acme"}')
+    assert len(tag) == 64 and crypto.verify_mac(mac_key, b'{"tenant_id":"acme"}', tag)
+    assert crypto.verify_mac(mac_key, b'{"tenant_id":"acme"}', tag.upper())
+    assert not crypto.verify_mac(mac_key, b'{"tenant_id":"globex"}', tag)
+    assert not crypto.verify_mac(crypto.derive_key(KEY, "other"), b'{"tenant_id":"acme"}', tag)
+    for bad in ("", "zz" * 32, "\u00e9" * 64, None, 42):
+        assert not crypto.verify_mac(mac_key, b'{"tenant_id":"acme"}', bad)  # type: ignore[arg-type]

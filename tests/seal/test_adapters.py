@@ -1,6 +1,9 @@
-"""Protects adapter packages: the manifest covers every file and detects tampering, packaging
-is all-or-nothing, encryption at rest round-trips and a wrong or missing key fails loudly, and
-a package reloads into a model with exactly the outputs of the model that was saved."""
+"""Protects adapter packages: the manifest covers every file, records where the package belongs
+and detects tampering, packaging is all-or-nothing, encryption at rest round-trips and a wrong or
+missing key fails loudly, a real model refuses a package bound to another tenant, and a package
+reloads into a model with exactly the outputs of the model that was saved.
+
+The store-level attacks (swap, downgrade, pinning) are in test_adapter_integrity.py."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from aion_assets.core.crypto import generate_key
 from aion_assets.core.errors import ArtifactError
 from aion_assets.seal.training.adapters import (
     MANIFEST,
+    AdapterBinding,
     download_adapter,
     load_adapter_model,
     package_adapter,
@@ -27,6 +31,7 @@ from aion_assets.seal.training.adapters import (
 from aion_assets.seal.training.base_models import BaseModelInfo, weights_sha256
 
 PROBE = torch.tensor([[1, 5, 9, 14, 20, 7, 3]])
+ACME = AdapterBinding("acme", "support", "tiny+seal-acme~support@2026.04.01-000000-run00001")
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +66,7 @@ def _package(src: Path, dest: Path, info: BaseModelInfo, key: bytes | None = Non
         src,
         dest,
         base_model_info=info,
+        binding=ACME,
         dataset_version="acme/support@v3",
         dataset_hash="ab" * 32,
         config={"r": 4},
@@ -68,7 +74,7 @@ def _package(src: Path, dest: Path, info: BaseModelInfo, key: bytes | None = Non
         seed=7,
         key=key,
         extra={"train_seconds": 1.5},
-    )
+    ).path
 
 
 def test_manifest_records_provenance_and_every_file(
@@ -76,12 +82,13 @@ def test_manifest_records_provenance_and_every_file(
 ) -> None:
     pkg = _package(saved_adapter[0], tmp_path / "pkg", base_info)
     manifest = verify_manifest(pkg)
+    assert manifest["binding"] == {"tenant_id": "acme", "domain": "support", "version": ACME.version}
     assert manifest["base_model"] == {"name": "tiny", "sha256": base_info.sha256}
     assert manifest["dataset"] == {"version": "acme/support@v3", "sha256": "ab" * 32}
     assert manifest["loss_curve"] == [[1, 2.5], [2, 2.0]] and manifest["seed"] == 7
     assert {"torch", "transformers", "peft", "python"} <= set(manifest["libraries"])
     assert {"adapter_config.json", "adapter_model.safetensors"} <= set(manifest["files"])
-    assert manifest["encryption"] is None
+    assert manifest["encryption"] is None and "authentication" not in manifest
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
@@ -110,7 +117,7 @@ def test_manifest_detects_tampering(
     with pytest.raises(ArtifactError, match=expected[tamper]):
         verify_manifest(pkg)
     with pytest.raises(ArtifactError):
-        load_adapter_model(base_info.path, pkg)
+        load_adapter_model(base_info.path, pkg, expected=ACME)
 
 
 def test_packaging_is_all_or_nothing(saved_adapter: Any, base_info: BaseModelInfo, tmp_path: Path) -> None:
@@ -128,6 +135,7 @@ def test_packaging_is_all_or_nothing(saved_adapter: Any, base_info: BaseModelInf
             saved_adapter[0],
             tmp_path / "pkg3",
             base_model_info=base_info,
+            binding=ACME,
             dataset_version="v",
             dataset_hash="h",
             config={"bad": object()},
@@ -142,7 +150,7 @@ def test_plain_package_reloads_with_identical_outputs(
 ) -> None:
     folder, logits = saved_adapter
     pkg = _package(folder, tmp_path / "pkg", base_info)
-    model = load_adapter_model(base_info, pkg)
+    model = load_adapter_model(base_info, pkg, expected=ACME)
     with torch.no_grad():
         assert torch.equal(model(input_ids=PROBE).logits, logits)
 
@@ -157,13 +165,29 @@ def test_encryption_round_trip_and_wrong_key(
     blob = (pkg / "adapter_model.safetensors.enc").read_bytes()
     assert blob[:7] == b"AIONENC"
     assert (folder / "adapter_model.safetensors").read_bytes()[:64] not in blob
-    assert verify_manifest(pkg)["encryption"]["files"] == ["adapter_model.safetensors.enc"]
+    assert verify_manifest(pkg, key=key)["encryption"]["files"] == ["adapter_model.safetensors.enc"]
     with torch.no_grad():
-        assert torch.equal(load_adapter_model(base_info.path, pkg, key=key)(input_ids=PROBE).logits, logits)
-    with pytest.raises(ArtifactError, match="wrong key"):
-        load_adapter_model(base_info.path, pkg, key=generate_key())
+        model = load_adapter_model(base_info.path, pkg, key=key, expected=ACME)
+        assert torch.equal(model(input_ids=PROBE).logits, logits)
+    with pytest.raises(ArtifactError, match="wrong adapter key"):  # the manifest MAC fails first
+        load_adapter_model(base_info.path, pkg, key=generate_key(), expected=ACME)
     with pytest.raises(ArtifactError, match="encrypted; give the key"):
-        load_adapter_model(base_info.path, pkg)
+        load_adapter_model(base_info.path, pkg, expected=ACME)
+
+
+def test_a_real_model_refuses_another_tenants_package(
+    saved_adapter: Any, base_info: BaseModelInfo, tmp_path: Path
+) -> None:
+    key = generate_key()
+    pkg = _package(saved_adapter[0], tmp_path / "enc", base_info, key=key)
+    globex = AdapterBinding("globex", "support", ACME.version)
+    with pytest.raises(ArtifactError, match="tenant_id is 'acme', expected 'globex'"):
+        load_adapter_model(base_info.path, pkg, key=key, expected=globex)
+    clear = _package(saved_adapter[0], tmp_path / "clear", base_info)
+    with pytest.raises(ArtifactError, match="tenant_id is 'acme', expected 'globex'"):
+        load_adapter_model(base_info.path, clear, expected=globex)
+    with pytest.raises(ArtifactError, match="downgrade refused"):
+        load_adapter_model(base_info.path, clear, key=key, expected=ACME)
 
 
 def test_plain_peft_folder_for_encrypted_and_clear_packages(
@@ -176,14 +200,14 @@ def test_plain_peft_folder_for_encrypted_and_clear_packages(
 
     folder, logits = saved_adapter
     clear = _package(folder, tmp_path / "clear", base_info)
-    assert plain_peft_folder(clear, None, tmp_path / "unused") == clear
+    assert plain_peft_folder(clear, None, tmp_path / "unused", expected=ACME) == clear
     key = generate_key()
     enc = _package(folder, tmp_path / "enc", base_info, key=key)
     with pytest.raises(ArtifactError, match="encrypted; give the key"):
-        plain_peft_folder(enc, None, tmp_path / "nokey")
-    with pytest.raises(ArtifactError, match="wrong key"):
-        plain_peft_folder(enc, generate_key(), tmp_path / "wrong")
-    plain = plain_peft_folder(enc, key, tmp_path / "plain")
+        plain_peft_folder(enc, None, tmp_path / "nokey", expected=ACME)
+    with pytest.raises(ArtifactError, match="wrong adapter key"):
+        plain_peft_folder(enc, generate_key(), tmp_path / "wrong", expected=ACME)
+    plain = plain_peft_folder(enc, key, tmp_path / "plain", expected=ACME)
     assert (plain / "adapter_model.safetensors").is_file() and not (plain / "manifest.json").exists()
     model = PeftModel.from_pretrained(load_causal_lm(base_info.path), str(plain)).eval()
     with torch.no_grad():
@@ -196,27 +220,30 @@ def test_adapter_on_another_base_is_refused(
     pkg = _package(saved_adapter[0], tmp_path / "pkg", base_info)
     other = BaseModelInfo(name="other", path=base_info.path, sha256="0" * 64)
     with pytest.raises(ArtifactError, match="was trained on base 'tiny'"):
-        load_adapter_model(other, pkg)
+        load_adapter_model(other, pkg, expected=ACME)
 
 
 def test_store_round_trip_uploads_manifest_last(
     saved_adapter: Any, base_info: BaseModelInfo, tmp_path: Path
 ) -> None:
-    pkg = _package(saved_adapter[0], tmp_path / "pkg", base_info, key=generate_key())
+    key = generate_key()
+    pkg = _package(saved_adapter[0], tmp_path / "pkg", base_info, key=key)
     store = LocalArtifactStore(tmp_path / "store")
-    keys = upload_adapter(store, "seal-adapters/aion-base+seal-acme-support/20260401T000000Z", pkg)
+    prefix = "seal-adapters/tiny+seal-acme~support/20260401T000000Z-run00001"
+    upload = upload_adapter(store, prefix, pkg, key=key)
+    keys = upload.keys
     assert (
         keys[-1].endswith("/" + MANIFEST)
         and len(keys) == len(json.loads((pkg / MANIFEST).read_text())["files"]) + 1
     )
     got = download_adapter(
-        store, "seal-adapters/aion-base+seal-acme-support/20260401T000000Z", tmp_path / "got"
+        store, prefix, tmp_path / "got", expected=ACME, key=key, manifest_sha256=upload.manifest_sha256
     )
     assert verify_manifest(got)["files"] == verify_manifest(pkg)["files"]
     # An upload that never reached its manifest is not an adapter.
     store.put_file("seal-adapters/half/adapter_config.json", pkg / "adapter_config.json")
     with pytest.raises(ArtifactError, match="incomplete"):
-        download_adapter(store, "seal-adapters/half", tmp_path / "half")
+        download_adapter(store, "seal-adapters/half", tmp_path / "half", expected=ACME, key=key)
     assert not (tmp_path / "half").exists()
 
 
@@ -227,7 +254,7 @@ def test_write_manifest_covers_only_existing_files(
 
     folder = tmp_path / "copy"
     shutil.copytree(saved_adapter[0], folder)
-    write_manifest(folder, base_info, "v1", "h", {"r": 4}, [], 0)
+    write_manifest(folder, base_info, "v1", "h", {"r": 4}, [], 0, binding=ACME)
     assert verify_manifest(folder)
     (folder / "late.txt").write_text("written after the manifest")
     with pytest.raises(ArtifactError, match=r"late\.txt is not in the manifest"):
