@@ -1,0 +1,361 @@
+"""HTTP routes of the model registry: versions, review, routes, rollback, evaluations, deployments, audit.
+
+Plain FastAPI; every route is scoped to the tenant of the caller's token, and errors share
+the memory API's JSON shape (``aion_assets.core.http``). The store is built once per app
+from ``app.state.engine`` unless the app put one at ``app.state.registry_store``. What the
+app configures (``aion_assets.app.create_app``): ``app.state.registry_four_eyes`` (the
+four-eyes rule, AION_REGISTRY_FOUR_EYES) and ``app.state.artifact_store`` (optional: where
+``GET /models/{id}`` reads the dataset manifest for the lineage's self-edit ids).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter
+
+from aion_assets.core.artifacts import ArtifactStore
+from aion_assets.core.auth import READ_ROLES, Principal, Role
+from aion_assets.core.http import ApiError, principal, read_json, validate
+from aion_assets.registry.lineage import model_detail
+from aion_assets.registry.models import (
+    AuditEntry,
+    Deployment,
+    DeploymentIn,
+    EvaluationImport,
+    EvaluationImportIn,
+    ModelDetail,
+    ModelStatus,
+    ModelVersion,
+    ModelVersionIn,
+    ReviewIn,
+    RollbackIn,
+    Route,
+    RouteIn,
+)
+from aion_assets.registry.store import RegistryStore, SqlRegistryStore
+
+router = APIRouter()
+Caller = Annotated[Principal, Depends(principal)]
+AgentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$", description="The agent.")]
+
+_version_in = TypeAdapter(ModelVersionIn)
+_route_in = TypeAdapter(RouteIn)
+_rollback_in = TypeAdapter(RollbackIn)
+_review_in = TypeAdapter(ReviewIn)
+_import_in = TypeAdapter(EvaluationImportIn)
+_deployment_in = TypeAdapter(DeploymentIn)
+#: Bodies of the small registry writes; an evaluation summary of 200 metrics is ~20 KiB.
+MAX_REGISTRY_BODY = 64 * 1024
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Body is not UTF-8 JSON (`field` is `body`)."},
+    401: {"description": "Missing, expired or forged bearer token."},
+    403: {"description": "The token lacks the role, or the body names another tenant."},
+    422: {"description": "A field is invalid; `field` and `errors` say which."},
+    503: {"description": "Database unavailable; retry."},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Not found (or another tenant's: the two are not told apart)."}
+}
+
+
+def _store(request: Request) -> RegistryStore:
+    state = request.app.state
+    store = getattr(state, "registry_store", None)
+    if store is None:
+        store = state.registry_store = SqlRegistryStore(state.engine)
+    return store  # type: ignore[no-any-return]
+
+
+def _four_eyes(request: Request) -> bool:
+    # Default on: an app built without the setting keeps the safe rule.
+    return bool(getattr(request.app.state, "registry_four_eyes", True))
+
+
+def artifact_store(request: Request) -> ArtifactStore | None:
+    """FastAPI dependency: the app's artifact store (``app.state.artifact_store``), or None."""
+    return getattr(request.app.state, "artifact_store", None)
+
+
+Artifacts = Annotated[ArtifactStore | None, Depends(artifact_store)]
+
+
+def _check_tenant(caller: Principal, named: str | None) -> None:
+    if named is not None and named != caller.tenant_id:
+        raise ApiError(403, "forbidden", "tenant_id names another tenant than the token's", field="tenant_id")
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(mode="json")
+
+
+@router.get(
+    "/models",
+    response_model=list[ModelVersion],
+    summary="List the tenant's model versions, newest first",
+    responses=ERRORS,
+)
+def list_models(
+    request: Request,
+    caller: Caller,
+    tenant_id: Annotated[str | None, Query(max_length=128, description="Must be the token's tenant.")] = None,
+    domain: Annotated[str | None, Query(max_length=64, description="Only this domain.")] = None,
+    status: Annotated[ModelStatus | None, Query(description="Only versions in this status.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many.")] = 100,
+) -> list[ModelVersion]:
+    caller.require(*READ_ROLES)
+    _check_tenant(caller, tenant_id)
+    return _store(request).list_versions(caller.tenant_id, domain=domain, status=status, limit=limit)
+
+
+@router.get(
+    "/models/{model_id}",
+    response_model=ModelDetail,
+    summary="Read one model version of the caller's tenant, with its metrics and lineage",
+    description=(
+        "`lineage` holds the parent version, the dataset version, the evaluation run id, the source edit count "
+        "and the ids of the self-edits the dataset was built from, read from the dataset's manifest in the "
+        "artifact store (at most `edit_ids_limit`; `source_edit_ids_total` counts them all). When those ids "
+        "cannot be read, `source_edit_ids` is null and `source_edit_ids_error` "
+        "says why (the rest of the answer is unaffected)."
+    ),
+    responses=ERRORS | NOT_FOUND,
+)
+def get_model(
+    model_id: uuid.UUID,
+    request: Request,
+    caller: Caller,
+    artifacts: Artifacts,
+    edit_ids_limit: Annotated[
+        int, Query(ge=0, le=1_000_000, description="List at most this many source self-edit ids.")
+    ] = 10_000,
+) -> ModelDetail:
+    caller.require(*READ_ROLES)
+    store = _store(request)
+    version = store.get_version(caller.tenant_id, model_id)
+    return model_detail(store, artifacts, caller.tenant_id, version, max_edit_ids=edit_ids_limit)
+
+
+@router.post(
+    "/models",
+    status_code=201,
+    response_model=ModelVersion,
+    summary="Register a model version (admin); content-addressed by its manifest hash",
+    description=(
+        "The name (`<base>+seal-<tenant>-<domain>@YYYY.MM.DD[.N]`) is chosen by the registry. Registering a "
+        "manifest hash already registered answers 200 with the stored version and changes nothing. With the "
+        "four-eyes rule on (the default) a version cannot be registered as `promoted` here (403): register it "
+        "as `pending_approval` and have another reviewer approve it."
+    ),
+    responses=ERRORS | {200: {"description": "This manifest was already registered."},
+                        404: {"description": "parent_id is not a version of this tenant."}},
+)
+async def post_model(request: Request, caller: Caller) -> JSONResponse:
+    caller.require(Role.admin)
+    item = validate(_version_in, await read_json(request), {})
+    _check_tenant(caller, item.tenant_id)
+    if item.status is ModelStatus.promoted and _four_eyes(request):
+        # Otherwise one admin could promote alone what approve would refuse them (four-eyes).
+        raise ApiError(
+            403, "forbidden", "four-eyes rule: register as pending_approval and have another reviewer approve",
+            field="status",
+        )
+    version, created = await run_in_threadpool(
+        _store(request).register_version, caller.tenant_id, item, caller.subject
+    )
+    return JSONResponse(status_code=201 if created else 200, content=_dump(version))
+
+
+async def _review(request: Request, caller: Caller, model_id: uuid.UUID, target: ModelStatus) -> ModelVersion:
+    caller.require(Role.reviewer)
+    data = await read_json(request, optional=True)
+    review = ReviewIn() if data is None else validate(_review_in, data, {})
+    return await run_in_threadpool(
+        _store(request).transition,
+        caller.tenant_id,
+        model_id,
+        target,
+        caller.subject,
+        reason=review.reason,
+        # Both decisions: the principal that registered a version or asked for its approval never
+        # decides on it, so the audit log always shows two people (another reviewer can reject).
+        four_eyes=_four_eyes(request),
+    )
+
+
+@router.post(
+    "/models/{model_id}/approve",
+    response_model=ModelVersion,
+    summary="Approve a version waiting for approval: it becomes promoted (reviewer)",
+    description=(
+        "Four-eyes (AION_REGISTRY_FOUR_EYES, on by default): the principal that registered the version or asked "
+        "for its approval cannot approve it (403). Approving a promoted version again is a no-op. Optional body "
+        "`{\"reason\": ...}`."
+    ),
+    responses=ERRORS | NOT_FOUND | {409: {"description": "Not in a status that can be promoted."}},
+)
+async def approve_model(model_id: uuid.UUID, request: Request, caller: Caller) -> ModelVersion:
+    return await _review(request, caller, model_id, ModelStatus.promoted)
+
+
+@router.post(
+    "/models/{model_id}/reject",
+    response_model=ModelVersion,
+    summary="Reject a candidate or a version waiting for approval (reviewer)",
+    description=(
+        "Four-eyes (AION_REGISTRY_FOUR_EYES, on by default) applies as for approve: the principal that registered "
+        "the version or asked for its approval cannot reject it (403). Optional body `{\"reason\": ...}`."
+    ),
+    responses=ERRORS | NOT_FOUND | {409: {"description": "Not in a status that can be rejected."}},
+)
+async def reject_model(model_id: uuid.UUID, request: Request, caller: Caller) -> ModelVersion:
+    return await _review(request, caller, model_id, ModelStatus.rejected)
+
+
+@router.post(
+    "/routes",
+    response_model=Route,
+    summary="Create or replace an agent's route (admin), naming the route version it replaces",
+    description=(
+        "`expected_version` is the version the write replaces (0 creates the route). When another write came "
+        "first the answer is 409 and nothing changes: read the route and retry."
+    ),
+    responses=ERRORS | {404: {"description": "A named model is not a version of this tenant."},
+                        409: {"description": "Stale expected_version, or a named model is not promoted."}},
+)
+async def post_route(request: Request, caller: Caller) -> Route:
+    caller.require(Role.admin)
+    route = validate(_route_in, await read_json(request), {})
+    _check_tenant(caller, route.tenant_id)
+    return await run_in_threadpool(_store(request).set_route, caller.tenant_id, route, caller.subject)
+
+
+@router.get(
+    "/routes",
+    response_model=list[Route],
+    summary="Every route of the caller's tenant (what a gateway's RouteClient caches)",
+    responses=ERRORS,
+)
+def list_routes(request: Request, caller: Caller) -> list[Route]:
+    caller.require(*READ_ROLES)
+    return _store(request).list_routes(caller.tenant_id)
+
+
+@router.get(
+    "/routes/{agent_id}",
+    response_model=Route,
+    summary="Read an agent's route",
+    responses=ERRORS | NOT_FOUND,
+)
+def get_route(agent_id: AgentId, request: Request, caller: Caller) -> Route:
+    caller.require(*READ_ROLES)
+    return _store(request).get_route(caller.tenant_id, agent_id)
+
+
+@router.post(
+    "/routes/{agent_id}/rollback",
+    response_model=Route,
+    summary="Put the route's fallback back as its default (admin or reviewer)",
+    description=(
+        "The version the route leaves is marked retired (unless another route still uses it), with an audit "
+        "entry. Optional body `{\"expected_version\": n, \"reason\": ...}`."
+    ),
+    responses=ERRORS | NOT_FOUND | {409: {"description": "No fallback, or the route is not at expected_version."}},
+)
+async def rollback_route(agent_id: AgentId, request: Request, caller: Caller) -> Route:
+    caller.require(Role.admin, Role.reviewer)
+    data = await read_json(request, optional=True)
+    body = RollbackIn() if data is None else validate(_rollback_in, data, {})
+    return await run_in_threadpool(
+        _store(request).rollback_route,
+        caller.tenant_id,
+        agent_id,
+        caller.subject,
+        expected_version=body.expected_version,
+        reason=body.reason,
+    )
+
+
+@router.post(
+    "/evaluations/import",
+    status_code=201,
+    response_model=EvaluationImport,
+    summary="Import an evaluation summary computed outside the pipeline (admin or reviewer)",
+    description=(
+        "The metrics are stored on the version as `<source>/<name>` and never replace a stored metric (409). "
+        "`import_id` (chosen by the client) makes the call idempotent: the same summary again answers 200 with "
+        "the stored import; another summary under a used `import_id` answers 409. Values must be finite; at most "
+        "200 metrics; body at most 64 KiB."
+    ),
+    responses=ERRORS | {200: {"description": "This import_id was already imported with this summary."},
+                        404: {"description": "model_id is not a version of this tenant."},
+                        409: {"description": "import_id reused for another summary, or a metric already stored."},
+                        413: {"description": "Body over 64 KiB."}},
+)
+async def import_evaluation(request: Request, caller: Caller) -> JSONResponse:
+    caller.require(Role.admin, Role.reviewer)
+    item = validate(_import_in, await read_json(request, max_bytes=MAX_REGISTRY_BODY), {})
+    _check_tenant(caller, item.tenant_id)
+    stored, created = await run_in_threadpool(
+        _store(request).import_evaluation, caller.tenant_id, item, caller.subject
+    )
+    return JSONResponse(status_code=201 if created else 200, content=_dump(stored))
+
+
+@router.post(
+    "/deployments",
+    response_model=Deployment,
+    summary="Create or replace the deployment of a version in an environment (admin)",
+    description=(
+        "Replicas (`replica_count` > 0) only for a candidate, pending or promoted version; a retired or rejected "
+        "one can only be scaled to 0 (409). With `autoscale`, `replica_count` must lie within its bounds. "
+        "Every change is audited (`deployment.set`); a write that changes nothing is not."
+    ),
+    responses=ERRORS | {404: {"description": "model_id is not a version of this tenant."},
+                        409: {"description": "Replicas asked for a retired or rejected version."}},
+)
+async def post_deployment(request: Request, caller: Caller) -> Deployment:
+    caller.require(Role.admin)
+    item = validate(_deployment_in, await read_json(request, max_bytes=MAX_REGISTRY_BODY), {})
+    _check_tenant(caller, item.tenant_id)
+    return await run_in_threadpool(_store(request).set_deployment, caller.tenant_id, item, caller.subject)
+
+
+@router.get(
+    "/deployments",
+    response_model=list[Deployment],
+    summary="The tenant's deployments, optionally of one version and/or environment",
+    responses=ERRORS,
+)
+def list_deployments(
+    request: Request,
+    caller: Caller,
+    model_id: Annotated[uuid.UUID | None, Query(description="Only this version's deployments.")] = None,
+    environment: Annotated[
+        str | None, Query(pattern=r"^[a-z][a-z0-9-]{0,63}$", description="Only this environment.")
+    ] = None,
+) -> list[Deployment]:
+    caller.require(*READ_ROLES)
+    return _store(request).list_deployments(caller.tenant_id, model_id=model_id, environment=environment)
+
+
+@router.get(
+    "/audit",
+    response_model=list[AuditEntry],
+    summary="The tenant's registry audit log, newest first (admin)",
+    responses=ERRORS,
+)
+def list_audit(
+    request: Request,
+    caller: Caller,
+    action: Annotated[str | None, Query(max_length=64, description="e.g. route.rollback")] = None,
+    subject: Annotated[str | None, Query(max_length=512, description="e.g. route:support-bot")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditEntry]:
+    caller.require(Role.admin)
+    return _store(request).list_audit(caller.tenant_id, action=action, subject=subject, limit=limit)
