@@ -7,6 +7,7 @@ from the settings object (the `aion api` command uses it).
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,15 +19,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import TypeAdapter
 from sqlalchemy.engine import Engine
 
+from aion_assets.core.artifacts import ArtifactStore, artifact_store_from_uri
 from aion_assets.core.auth import TokenVerifier
-from aion_assets.core.errors import AionError
-from aion_assets.core.http import BodySizeLimit, install_error_handlers
-from aion_assets.core.migrate import check_current, warn_if_rls_bypassed
+from aion_assets.core.errors import AionError, SchemaNotCurrentError
+from aion_assets.core.http import BodySizeLimit, error_body, install_error_handlers
+from aion_assets.core.migrate import check_app_role, check_current
 from aion_assets.core.settings import Settings
 from aion_assets.core.telemetry import ApiMetrics, setup_tracing
 from aion_assets.memory import api as memory_api
 from aion_assets.memory.models import InteractionIn, SelfEditIn
 from aion_assets.memory.store import MemoryStore
+from aion_assets.registry import api as registry_api
 from aion_assets.seal.datasets import api as datasets_api
 
 log = logging.getLogger(__name__)
@@ -42,12 +45,25 @@ def create_app(
     max_batch: int = 1000,
     otel_exporter: str | None = None,
     check_schema: bool = True,
+    metrics_token: str | None = None,
+    allow_rls_bypass: bool = False,
+    registry_four_eyes: bool = True,
+    artifact_store: ArtifactStore | None = None,
 ) -> FastAPI:
     """Build the API app over ENGINE (connected as the application role).
 
     Args:
         check_schema: refuse to start (raise SchemaNotCurrentError) when the database is
-            not migrated to the code's revision.
+            not migrated to the code's revision, or (ConfigError) when ENGINE's role escapes
+            row-level security (superuser, BYPASSRLS, table owner) and ALLOW_RLS_BYPASS is false.
+        allow_rls_bypass: start anyway as such a role, with a warning (AION_ALLOW_RLS_BYPASS).
+        metrics_token: when set, ``GET /metrics`` answers 401 unless called with
+            ``Authorization: Bearer <metrics_token>``.
+        registry_four_eyes: the registry's four-eyes rule (AION_REGISTRY_FOUR_EYES): who registered
+            a version or asked for its approval cannot approve it, and no version is registered as
+            promoted through the API.
+        artifact_store: where the registry reads dataset manifests for a version's lineage
+            (None: the lineage says the self-edit ids are unavailable).
 
     Returns:
         The FastAPI app.
@@ -57,7 +73,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if check_schema:
             check_current(engine)
-            warning = warn_if_rls_bypassed(engine)
+            warning = check_app_role(engine, allow_bypass=allow_rls_bypass)
             if warning:
                 log.warning(warning)
         yield
@@ -81,20 +97,41 @@ def create_app(
     app.state.max_text_chars = max_text_chars
     app.state.max_batch = max_batch
     app.state.metrics = metrics = ApiMetrics()
+    app.state.registry_four_eyes = registry_four_eyes
+    app.state.artifact_store = artifact_store
     install_error_handlers(app)
     app.include_router(memory_api.router, tags=["memory"])
     app.include_router(datasets_api.router, tags=["datasets"])
+    app.include_router(registry_api.router, tags=["registry"])
 
     @app.get("/healthz", tags=["ops"], summary="Database reachable and migrations current (503 if not)")
     def healthz() -> JSONResponse:
+        # Unauthenticated: the body gives a fixed reason; host, port, path and role go to the log only.
         try:
             check_current(engine)
+        except SchemaNotCurrentError as exc:
+            log.warning("health check failed: %s", exc)
+            return JSONResponse(status_code=503, content={"status": "unavailable", "reason": "schema not current"})
         except AionError as exc:
-            return JSONResponse(status_code=503, content={"status": "unavailable", "reason": str(exc)})
+            log.warning("health check failed: %s", exc.__cause__ or exc)
+            return JSONResponse(status_code=503, content={"status": "unavailable", "reason": "database unavailable"})
         return JSONResponse(content={"status": "ok"})
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=True)
-    def prometheus(_request: Request) -> Response:
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        summary="Prometheus metrics (needs `Bearer AION_METRICS_TOKEN` when that is set)",
+        include_in_schema=True,
+    )
+    def prometheus(request: Request) -> Response:
+        if metrics_token is not None:
+            scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), metrics_token.encode()):
+                return JSONResponse(
+                    status_code=401,
+                    content=error_body("unauthorized", "metrics need 'Authorization: Bearer <AION_METRICS_TOKEN>'"),
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     def openapi() -> dict[str, Any]:
@@ -128,11 +165,22 @@ class _MetricsMiddleware:
 
 
 def app_from_settings(settings: Settings) -> FastAPI:
-    """Build the API app from SETTINGS (engine, verifier, limits)."""
+    """Build the API app from SETTINGS (engine, verifier, limits).
+
+    Raises:
+        ConfigError: the JWT settings disagree (see ``Settings.token_verifier``).
+    """
     from aion_assets.core.db import make_engine
 
+    # The verifier first: a token configuration that is refused leaves no engine (or secret file) behind.
+    verifier = settings.token_verifier()
+    if "RS256" in verifier.algorithms and not settings.jwt_audience:
+        log.warning(
+            "RS256 tokens are accepted without an audience check: set AION_JWT_AUDIENCE so tokens the same "
+            "issuer signs for other services are refused"
+        )
     engine = make_engine(settings.db_url, pool_size=settings.db_pool_size)
-    verifier = TokenVerifier(settings.jwt_signing_secret(), settings.jwt_verification_key())
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token is not None else None
     return create_app(
         engine,
         verifier,
@@ -140,4 +188,14 @@ def app_from_settings(settings: Settings) -> FastAPI:
         max_text_chars=settings.max_text_chars,
         max_batch=settings.max_batch,
         otel_exporter=settings.otel_exporter,
+        metrics_token=metrics_token,
+        allow_rls_bypass=settings.allow_rls_bypass,
+        registry_four_eyes=settings.registry_four_eyes,
+        # Nothing is contacted here: an S3 store connects on first read.
+        artifact_store=artifact_store_from_uri(
+            settings.artifacts,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            sse_kms_key_id=settings.s3_sse_kms_key_id,
+        ),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -30,22 +31,60 @@ def _artifacts(settings: Any) -> Any:
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface the Dagster UI binds.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface the Dagster UI and the reviewer console bind."
+)
 @click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535), help="Dagster UI port.")
-def ui(host: str, port: int) -> None:
-    """Start the Dagster UI and daemon (`dagster dev`) on the AION code location."""
-    from aion_assets.core.settings import get_settings
+@click.option(
+    "--console-port", default=8501, show_default=True, type=click.IntRange(1, 65535), help="Reviewer console port."
+)
+@click.option("--api-url", default=None, help="API the console calls; default: AION_API_URL (http://127.0.0.1:8080).")
+def ui(host: str, port: int, console_port: int, api_url: str | None) -> None:
+    """Start the Dagster UI and daemon (`dagster dev`) and, beside it, the reviewer console (Streamlit).
 
-    env = dagster_env(get_settings())
+    When either stops, the other is stopped too and the command exits with its status.
+    """
+    from aion_assets.core.settings import get_settings
+    from review_app.launch import streamlit_command
+
+    settings = get_settings()
+    env = dagster_env(settings)
     ensure_gpu_pool(env["DAGSTER_HOME"])
-    click.echo(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={env['DAGSTER_HOME']})", err=True)
-    cmd = [sys.executable, "-m", "dagster", "dev", "-m", DAGSTER_MODULE, "-h", host, "-p", str(port)]
-    try:
-        code = subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        code = 130
+    console_env = {**env, "AION_API_URL": api_url or settings.api_url}
+    click.echo(f"Dagster UI:       http://{host}:{port} (DAGSTER_HOME={env['DAGSTER_HOME']})")
+    click.echo(f"Reviewer console: http://{host}:{console_port} (calls the API at {console_env['AION_API_URL']})")
+    dagster = [sys.executable, "-m", "dagster", "dev", "-m", DAGSTER_MODULE, "-h", host, "-p", str(port)]
+    procs = [
+        subprocess.Popen(dagster, env=env),
+        subprocess.Popen(streamlit_command(host, console_port), env=console_env),
+    ]
+    code = _supervise(procs)
     if code:
         sys.exit(code)
+
+
+def _supervise(procs: list[subprocess.Popen[bytes]]) -> int:
+    """Wait until one of PROCS exits (or Ctrl-C), stop the others, and return the first exit status."""
+    code = 0
+    try:
+        while True:
+            done = [p for p in procs if p.poll() is not None]
+            if done:
+                code = done[0].returncode
+                break
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        code = 130
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    return code
 
 
 @click.group()
@@ -56,9 +95,13 @@ def archive() -> None:
 @archive.command("run")
 @click.option("--now", "now", default=None, help="Reference time (ISO 8601) for the cutoff; default: now.")
 def archive_run(now: str | None) -> None:
-    """Archive, verify and delete every tenant's interactions older than its retention_days."""
+    """Archive, verify and delete every tenant's interactions older than its retention_days.
+
+    A tenant that fails is reported and skipped; the command then exits with status 1.
+    """
     from aion_assets.core.db import make_engine
     from aion_assets.core.settings import get_settings
+    from aion_assets.memory.archive_format import archive_keys_from_settings
     from aion_assets.memory.retention import run_retention
     from aion_assets.memory.store import MemoryStore
 
@@ -67,14 +110,22 @@ def archive_run(now: str | None) -> None:
         ref = datetime.fromisoformat(now) if now else datetime.now(UTC)
     except ValueError as exc:
         raise click.BadParameter("use ISO 8601, e.g. 2026-01-31T00:00:00+00:00", param_hint="--now") from exc
+    keys = archive_keys_from_settings(settings)
     engine = make_engine(settings.db_url, pool_size=1)
     try:
-        results = run_retention(engine, _artifacts(settings), MemoryStore(engine).list_tenants(), now=ref)
+        run = run_retention(engine, _artifacts(settings), MemoryStore(engine).list_tenants(), now=ref, keys=keys)
     finally:
         engine.dispose()
-    for tenant, items in results.items():
+    for tenant, items in run.results.items():
         rows = sum(r.manifest.rows for r in items)
-        click.echo(f"{tenant}: {len(items)} archive(s), {rows} interaction(s) archived and removed")
+        kept = sum(r.kept for r in items)
+        note = f"; {kept} changed since the snapshot, kept for the next run" if kept else ""
+        click.echo(f"{tenant}: {len(items)} archive(s), {rows} interaction(s) archived and removed{note}")
+    for tenant, error in run.failures.items():
+        click.echo(f"{tenant}: FAILED: {error}", err=True)
+    if run.failures:
+        click.echo(f"error: retention failed for {len(run.failures)} tenant(s); the others ran", err=True)
+        sys.exit(1)
 
 
 @archive.command("restore")
@@ -86,12 +137,14 @@ def archive_restore(tenant: str, day: datetime) -> None:
     """Insert a day's archived interactions (and their edits) back; rows already present are skipped."""
     from aion_assets.core.db import make_engine
     from aion_assets.core.settings import get_settings
+    from aion_assets.memory.archive_format import archive_keys_from_settings
     from aion_assets.memory.retention import restore_day
 
     settings = get_settings()
+    keys = archive_keys_from_settings(settings)
     engine = make_engine(settings.db_url, pool_size=1)
     try:
-        result = restore_day(engine, _artifacts(settings), tenant, date(day.year, day.month, day.day))
+        result = restore_day(engine, _artifacts(settings), tenant, date(day.year, day.month, day.day), keys=keys)
     finally:
         engine.dispose()
     click.echo(

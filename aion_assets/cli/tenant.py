@@ -36,6 +36,7 @@ def tenant_cmd(tenant: str, retention_days: int | None, opt_out: bool | None, co
         except yaml.YAMLError as exc:
             raise ConfigError(f"{config_file}: not valid YAML/JSON: {exc}") from exc
         config = validate_tenant_config(tenant, raw if raw is not None else {})
-    store = MemoryStore(make_engine(get_settings().db_url, pool_size=1))
+    # As the schema owner: the application role may read its own tenant row but never change settings.
+    store = MemoryStore(make_engine(get_settings().db_admin_url, pool_size=1))
     stored = store.configure_tenant(tenant, retention_days=retention_days, adaptation_opt_out=opt_out, config=config)
     click.echo(json.dumps(stored.model_dump(mode="json"), indent=2))

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 from urllib.parse import quote, unquote, urlparse
 
 from aion_assets.core.errors import ArtifactError, ConfigError, StoreUnavailableError
+from aion_assets.core.files import make_private_dir
 
 #: Local temporary files start with this; keys may not, so `list()` can always skip them.
 TEMP_PREFIX = ".aion-tmp-"
@@ -200,6 +201,8 @@ class LocalArtifactStore(ArtifactStore):
     def _put(self, key: str, source: BinaryIO) -> str:
         path = self._path(key)
         try:
+            # Folders 0700 whatever the umask (files are already 0600: mkstemp); artifacts hold PII.
+            make_private_dir(path.parent)
             _atomic_copy_to(path, source)
         except (NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
             raise ArtifactError(

@@ -9,6 +9,8 @@ work on both.
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -17,8 +19,17 @@ from sqlalchemy.engine import Connection, Engine
 
 from aion_assets.core.errors import StoreUnavailableError
 
+log = logging.getLogger(__name__)
 SCHEMAS = ("aion_memory", "aion_registry")
 TENANT_GUC = "aion.tenant_id"
+#: Connection execution option: the transaction only reads (SQLite then begins DEFERRED).
+READ_ONLY = "aion_read_only"
+#: How long a SQLite writer waits for the write lock before the request fails with 503.
+SQLITE_BUSY_TIMEOUT_S = 30
+#: A pooled PostgreSQL connection idle this long is pinged before use (see ``_ping_idle_connections``).
+PING_AFTER_IDLE_S = 2.0
+_LAST_USED = "aion_last_used"
+_SET_TENANT = "SELECT set_config(%s, %s, true)"
 
 
 def normalize_url(url: str) -> str:
@@ -35,24 +46,37 @@ def is_postgres(engine_or_url: Engine | str) -> bool:
     return url.startswith(("postgresql", "postgres"))
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """Create an engine for URL; SQLite gets WAL and enforced foreign keys.
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int | None = None, pool_timeout: float = 10.0
+) -> Engine:
+    """Create an engine for URL; SQLite gets WAL, a busy timeout and enforced foreign keys.
+
+    On SQLite, write transactions begin IMMEDIATE (writers queue on the busy timeout) and
+    read-only ones (``tenant_transaction(..., read_only=True)``) begin DEFERRED: in WAL mode a
+    reader then takes no lock a writer waits for, however long it stays open.
 
     Args:
         url: ``sqlite:///path`` or ``postgresql://user@host/db``.
         pool_size: connections kept per process (PostgreSQL only).
+        max_overflow: extra connections opened under load (PostgreSQL only; default POOL_SIZE).
+        pool_timeout: seconds a request waits for a pooled connection before 503 (PostgreSQL only).
     """
     url = normalize_url(url)
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
-        if path and path != ":memory:":
-            from pathlib import Path
+        if path and path != ":memory:" and not path.startswith("file:"):
+            from aion_assets.core.files import create_private_file
 
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Created 0600 (in a 0700 folder when missing) before SQLite opens it: SQLite gives
+            # the -wal and -shm files the database file's mode, so they are private too.
+            create_private_file(path)
         engine = sa.create_engine(
             url,
             execution_options={"schema_translate_map": {name: None for name in SCHEMAS}},
-            connect_args={"timeout": 30, "check_same_thread": False},
+            # Bound values are interaction text (PII): never let them into exception messages and logs.
+            hide_parameters=True,
+            # pysqlite's timeout is SQLite's busy_timeout: a writer waits this long for the lock.
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
         )
 
         @event.listens_for(engine, "connect")
@@ -67,43 +91,118 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-            # An IMMEDIATE begin makes concurrent writers queue on the busy timeout instead
-            # of failing later when a deferred read transaction tries to upgrade to a write.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READ_ONLY):
+                # DEFERRED: a WAL reader sees a snapshot and never blocks a writer (nor waits for one).
+                conn.exec_driver_sql("BEGIN")
+            else:
+                # IMMEDIATE makes concurrent writers queue on the busy timeout instead of failing
+                # later when a deferred transaction that has read tries to upgrade to a write.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        pool_timeout=10,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
+        pool_timeout=pool_timeout,
         connect_args={"connect_timeout": 5},
+        hide_parameters=True,
     )
+    _ping_idle_connections(engine)
+    return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Ping a pooled connection at checkout only when it sat idle for PING_AFTER_IDLE_S or more.
+
+    SQLAlchemy's ``pool_pre_ping`` costs a round trip on every checkout (one of the five a
+    single-row insert made with it). A connection used a moment ago is alive; one that sat idle
+    may have been cut (a database restart, a proxy's idle timeout) and is replaced before a
+    request sees it. A connection broken within the window fails its one request with 503 (the
+    client retries) and is replaced.
+    """
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _mark_used(_dbapi_conn, record):  # type: ignore[no-untyped-def]
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy):  # type: ignore[no-untyped-def]
+        if time.monotonic() - record.info.get(_LAST_USED, 0.0) < PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if not engine.dialect.is_disconnect(exc, dbapi_conn, None):
+                raise
+            alive = False
+        if not alive:
+            # The pool retries the checkout with a new connection.
+            raise sa.exc.DisconnectionError("pooled connection is closed")
 
 
 @contextlib.contextmanager
 def translate_errors() -> Iterator[None]:
-    """Turn driver connection failures into StoreUnavailableError (retryable)."""
+    """Turn driver connection failures into StoreUnavailableError (retryable).
+
+    The error's message is fixed ("database unavailable"): it reaches HTTP clients as a 503
+    body, while the driver's message names host, port, role or file path. The detail is logged.
+    """
     try:
         yield
     except sa.exc.DBAPIError as exc:
         if exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
-            raise StoreUnavailableError(f"database unavailable: {exc.orig!s}".strip()) from exc
+            log.warning("database unavailable: %s", str(exc.orig).strip())
+            raise StoreUnavailableError("database unavailable") from exc
         raise
     except sa.exc.TimeoutError as exc:
         raise StoreUnavailableError("database unavailable: connection pool timed out") from exc
 
 
 @contextlib.contextmanager
-def tenant_transaction(engine: Engine, tenant_id: str | None) -> Iterator[Connection]:
+def tenant_transaction(engine: Engine, tenant_id: str | None, *, read_only: bool = False) -> Iterator[Connection]:
     """Open a transaction scoped to TENANT_ID.
 
     On PostgreSQL the tenant is set with ``set_config(..., true)`` (transaction-local), so
     row-level security sees it and a pooled connection never carries it into the next
     request. ``None`` means no tenant: under RLS such a transaction sees no tenant rows.
+
+    Keep transactions short: never yield rows to a caller (a client, a scrubber) from inside
+    one; read a page, leave the block, then hand the page out.
+
+    Args:
+        read_only: the transaction only reads. SQLite begins it DEFERRED (no lock a writer
+            waits for); PostgreSQL begins it ``READ ONLY`` (a write in it is an error).
     """
-    with translate_errors(), engine.begin() as conn:
-        if tenant_id is not None and conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT set_config(:k, :v, true)"), {"k": TENANT_GUC, "v": tenant_id})
-        yield conn
+    with translate_errors(), engine.connect() as conn:
+        if read_only:
+            # Options of this Connection object only: the pooled DBAPI connection is reset on return.
+            conn.execution_options(**{READ_ONLY: True})
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(postgresql_readonly=True)
+        with conn.begin():
+            if tenant_id is not None and conn.dialect.name == "postgresql":
+                _set_tenant(conn, tenant_id)
+            yield conn
+
+
+def _set_tenant(conn: Connection, tenant_id: str) -> None:
+    """Set TENANT_GUC for the transaction psycopg begins implicitly, in one round trip.
+
+    A pipeline sends psycopg's BEGIN and the ``set_config`` before waiting for either (through
+    SQLAlchemy they cost two round trips). A single-row insert now makes three: this, the INSERT
+    and the COMMIT. A driver error is wrapped as SQLAlchemy wraps its own, so ``translate_errors`` sees it alike.
+    """
+    raw = conn.connection.driver_connection
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with raw.pipeline():
+            raw.execute(_SET_TENANT, (TENANT_GUC, tenant_id), prepare=True)
+    except dbapi.Error as exc:
+        disconnect = conn.dialect.is_disconnect(exc, raw, None)
+        if disconnect:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            _SET_TENANT, None, exc, dbapi.Error, hide_parameters=True, connection_invalidated=disconnect
+        ) from exc

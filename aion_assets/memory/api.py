@@ -13,9 +13,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
-from aion_assets.core.auth import Principal, Role
+from aion_assets.core.auth import READ_ROLES, Principal, Role
 from aion_assets.core.http import ApiError, principal, read_json, validate
 from aion_assets.memory.models import (
+    IDENT_PATTERN,
+    EditorType,
     EditStatus,
     Interaction,
     InteractionIn,
@@ -50,6 +52,12 @@ def _store(request: Request) -> MemoryStore:
 
 def _context(request: Request) -> dict[str, Any]:
     return {"max_text_chars": request.app.state.max_text_chars}
+
+
+def _single_body_bytes(request: Request) -> int:
+    """Body limit of the one-object routes: two texts at the text limit, each character JSON-escaped
+    to at most 6 bytes, plus 256 KiB of metadata. Only a batch needs the app's full limit."""
+    return 12 * int(request.app.state.max_text_chars) + 256 * 1024
 
 
 def _check_tenant(caller: Principal, named: str | None, index: int | None = None) -> None:
@@ -92,12 +100,10 @@ def _dump(model: Any) -> Any:
 )
 async def post_interactions(request: Request, caller: Caller) -> JSONResponse:
     caller.require(Role.writer)
-    data = await read_json(request)
+    # An array over the batch limit is refused (413) at item max_batch + 1, before the rest is parsed.
+    data = await read_json(request, max_items=request.app.state.max_batch)
     ctx = _context(request)
     if isinstance(data, list):
-        limit = request.app.state.max_batch
-        if len(data) > limit:
-            raise ApiError(413, "batch_too_large", f"batch has {len(data)} items, the limit is {limit}", field="body")
         if not data:
             raise ApiError(422, "validation_error", "batch is empty", field="body")
         items = validate(_many, data, ctx)
@@ -117,11 +123,12 @@ async def post_interactions(request: Request, caller: Caller) -> JSONResponse:
 @router.get(
     "/interactions/{interaction_id}",
     response_model=Interaction,
-    summary="Read one interaction of the caller's tenant",
+    summary="Read one interaction of the caller's tenant (reader, writer, reviewer or admin role)",
     description="404 when it does not exist or belongs to another tenant (the two are not told apart).",
     responses=ERRORS | {404: {"description": "Not found."}},
 )
 def get_interaction(interaction_id: uuid.UUID, request: Request, caller: Caller) -> Interaction:
+    caller.require(*READ_ROLES)
     return _store(request).get_interaction(caller.tenant_id, interaction_id)
 
 
@@ -144,7 +151,7 @@ def get_interaction(interaction_id: uuid.UUID, request: Request, caller: Caller)
 )
 async def post_self_edit(request: Request, caller: Caller) -> JSONResponse:
     caller.require(Role.writer, Role.reviewer)
-    edit = validate(_edit, await read_json(request), _context(request))
+    edit = validate(_edit, await read_json(request, max_bytes=_single_body_bytes(request)), _context(request))
     _check_tenant(caller, edit.tenant_id)
     stored, created = await run_in_threadpool(_store(request).add_self_edit, caller.tenant_id, edit)
     if created:
@@ -154,7 +161,7 @@ async def post_self_edit(request: Request, caller: Caller) -> JSONResponse:
 
 async def _review_edit(request: Request, caller: Caller, edit_id: uuid.UUID, decision: EditStatus) -> SelfEdit:
     caller.require(Role.reviewer)
-    data = await read_json(request, optional=True)
+    data = await read_json(request, optional=True, max_bytes=_single_body_bytes(request))
     review = ReviewIn() if data is None else validate(_review, data, _context(request))
     edit = await run_in_threadpool(
         _store(request).review_self_edit,
@@ -193,20 +200,59 @@ async def reject_self_edit(edit_id: uuid.UUID, request: Request, caller: Caller)
 @router.get(
     "/self-edits",
     response_model=SelfEditPage,
-    summary="List the tenant's self-edits, oldest first, a page at a time",
+    summary="List the tenant's self-edits, oldest first, a page at a time (reader, writer, reviewer or admin role)",
     responses=ERRORS,
 )
 def list_self_edits(
     request: Request,
     caller: Caller,
     status: Annotated[EditStatus | None, Query(description="Only edits in this state.")] = None,
-    agent_id: Annotated[str | None, Query(max_length=128, description="Only this agent's edits.")] = None,
+    agent_id: Annotated[
+        str | None, Query(max_length=128, pattern=IDENT_PATTERN, description="Only this agent's edits.")
+    ] = None,
+    editor_type: Annotated[EditorType | None, Query(description="Only edits by this kind of editor.")] = None,
+    reason_code: Annotated[
+        str | None,
+        # No NUL: PostgreSQL cannot compare text with one (a DataError, i.e. a 500 before the safety net).
+        Query(min_length=1, max_length=128, pattern=r"^[^\x00]+$", description="Only edits with this reason code."),
+    ] = None,
+    min_reward: Annotated[
+        float | None, Query(ge=0.0, le=1.0, allow_inf_nan=False, description="Only edits rewarded at least this.")
+    ] = None,
+    max_reward: Annotated[
+        float | None, Query(ge=0.0, le=1.0, allow_inf_nan=False, description="Only edits rewarded at most this.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
     cursor: Annotated[str | None, Query(max_length=512, description="`next_cursor` of the previous page.")] = None,
 ) -> SelfEditPage:
+    caller.require(*READ_ROLES)
+    if reason_code is not None and "\x00" in reason_code:
+        raise ApiError(422, "validation_error", "reason_code contains a NUL character", field="reason_code")
+    if min_reward is not None and max_reward is not None and min_reward > max_reward:
+        raise ApiError(422, "validation_error", "min_reward is greater than max_reward", field="min_reward")
     try:
         return _store(request).list_self_edits(
-            caller.tenant_id, status=status, agent_id=agent_id, limit=limit, cursor=cursor
+            caller.tenant_id,
+            status=status,
+            agent_id=agent_id,
+            editor_type=editor_type,
+            reason_code=reason_code,
+            min_reward=min_reward,
+            max_reward=max_reward,
+            limit=limit,
+            cursor=cursor,
         )
     except InvalidCursorError as exc:
         raise ApiError(422, "validation_error", str(exc), field="cursor") from exc
+
+
+@router.get(
+    "/self-edits/{edit_id}",
+    response_model=SelfEdit,
+    summary="Read one self-edit of the caller's tenant (reader, writer, reviewer or admin role)",
+    description="404 when it does not exist or belongs to another tenant (the two are not told apart).",
+    responses=ERRORS | {404: {"description": "Not found."}},
+)
+def get_self_edit(edit_id: uuid.UUID, request: Request, caller: Caller) -> SelfEdit:
+    caller.require(*READ_ROLES)
+    return _store(request).get_self_edit(caller.tenant_id, edit_id)

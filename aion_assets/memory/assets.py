@@ -76,28 +76,41 @@ def interaction_archive(
     """Interactions older than each tenant's retention, archived as verified gzip JSONL and removed from memory."""
     store = memory.get_store()
     now = datetime.fromisoformat(config.now) if config.now else datetime.now(UTC)
-    results = run_retention(store.engine, artifacts.get_store(), store.list_tenants(), now=now)
+    # Encrypted and signed when the resource has a key (AION_ARCHIVE_KEY or AION_ADAPTER_KEY), like adapters.
+    keys = memory.archive_keys()
+    run = run_retention(store.engine, artifacts.get_store(), store.list_tenants(), now=now, keys=keys)
     per_tenant: dict[str, dict[str, Any]] = {
         tenant: {
             "archives": len(items),
             "rows": sum(r.manifest.rows for r in items),
             "edits": sum(r.manifest.edits for r in items),
             "deleted": sum(r.deleted for r in items),
+            "kept_changed": sum(r.kept for r in items),
             "keys": [r.manifest.key for r in items],
+            **({"error": run.failures[tenant]} if tenant in run.failures else {}),
         }
-        for tenant, items in results.items()
+        for tenant, items in run.results.items()
     }
     context.log.info("retention: %s", {t: v["rows"] for t, v in per_tenant.items()})
-    return dg.MaterializeResult(
-        metadata={
-            "tenants_with_retention": len(per_tenant),
-            "archives_written": sum(v["archives"] for v in per_tenant.values()),
-            "rows_archived": sum(v["rows"] for v in per_tenant.values()),
-            "rows_deleted": sum(v["deleted"] for v in per_tenant.values()),
-            "per_tenant": dg.MetadataValue.json(per_tenant),
-            "cutoff_reference": now.isoformat(),
-        }
-    )
+    metadata = {
+        "tenants_with_retention": len(per_tenant),
+        "tenants_failed": len(run.failures),
+        "archives_written": sum(v["archives"] for v in per_tenant.values()),
+        "rows_archived": sum(v["rows"] for v in per_tenant.values()),
+        "rows_deleted": sum(v["deleted"] for v in per_tenant.values()),
+        "encrypted": keys is not None,
+        "per_tenant": dg.MetadataValue.json(per_tenant),
+        "failures": dg.MetadataValue.json(run.failures),
+        "cutoff_reference": now.isoformat(),
+    }
+    if run.failures:
+        # The other tenants ran; the run still fails, so that the schedule's failure is seen.
+        raise dg.Failure(
+            description=f"retention failed for {len(run.failures)} tenant(s): {', '.join(sorted(run.failures))}; "
+            "the other tenants were archived (see the failure metadata)",
+            metadata=metadata,
+        )
+    return dg.MaterializeResult(metadata=metadata)
 
 
 assets = [interactions, interaction_archive]

@@ -25,11 +25,12 @@ class MemoryApiError(Exception):
     Attributes:
         status: HTTP status (None when the server was never reached).
         body: the decoded JSON error body, when there was one.
+        attempts: how many requests were sent (1 for a 4xx: those are never retried).
     """
 
-    def __init__(self, message: str, status: int | None = None, body: Any = None) -> None:
+    def __init__(self, message: str, status: int | None = None, body: Any = None, attempts: int = 1) -> None:
         super().__init__(message)
-        self.status, self.body = status, body
+        self.status, self.body, self.attempts = status, body, attempts
 
     @property
     def field(self) -> str | None:
@@ -43,8 +44,12 @@ class MemoryClient:
     Args:
         base_url: e.g. ``http://127.0.0.1:8080``.
         token: a bearer JWT (``aion token`` mints one for development).
-        max_retries: attempts after the first on connection errors and 5xx.
-        backoff: first delay in seconds; doubles each attempt (with jitter), capped at 10 s.
+        max_retries: attempts after the first on connection errors and 500/502/503/504. A 4xx
+            is the caller's mistake and is never retried.
+        backoff: first delay in seconds; doubles each attempt, with jitter (x0.5 to x1.5).
+        max_delay: cap of one delay, in seconds.
+        max_total_delay: cap of all delays of one call, in seconds: the call gives up when the
+            next delay would pass it, whatever MAX_RETRIES says.
         timeout: per-request timeout in seconds.
         transport: optional httpx transport (tests use ASGITransport / MockTransport).
     """
@@ -56,11 +61,15 @@ class MemoryClient:
         *,
         max_retries: int = 5,
         backoff: float = 0.2,
+        max_delay: float = 10.0,
+        max_total_delay: float = 60.0,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.max_retries = max_retries
         self.backoff = backoff
+        self.max_delay = max_delay
+        self.max_total_delay = max_total_delay
         self._http = httpx.Client(
             base_url=base_url,
             headers={"Authorization": f"Bearer {token}"},
@@ -79,25 +88,31 @@ class MemoryClient:
         self.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        attempt = 0
+        attempts, slept = 0, 0.0
         while True:
+            attempts += 1
+            status: int | None = None
+            body: Any = None
+            error: Exception | None = None
             try:
                 response = self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
-                if attempt >= self.max_retries:
-                    raise MemoryApiError(f"{method} {path}: {exc!r} after {attempt + 1} attempts") from exc
+                error, what = exc, repr(exc)
             else:
                 if response.status_code < 400:
                     return response
-                body = _json_or_text(response)
-                if response.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
-                    message = body.get("message") if isinstance(body, dict) else str(body)
-                    raise MemoryApiError(
-                        f"{method} {path}: HTTP {response.status_code}: {message}", response.status_code, body
-                    )
-            delay = min(10.0, self.backoff * 2**attempt) * (0.5 + random.random())
+                status, body = response.status_code, _json_or_text(response)
+                message = body.get("message") if isinstance(body, dict) else str(body)
+                what = f"HTTP {status}: {message}"
+                if status not in RETRY_STATUSES:
+                    raise MemoryApiError(f"{method} {path}: {what}", status, body, attempts)
+            delay = min(self.max_delay, self.backoff * 2 ** (attempts - 1) * (0.5 + random.random()))
+            if attempts > self.max_retries or slept + delay > self.max_total_delay:
+                raise MemoryApiError(
+                    f"{method} {path}: {what} after {attempts} attempts", status, body, attempts
+                ) from error
             time.sleep(delay)
-            attempt += 1
+            slept += delay
 
     # -- endpoints -----------------------------------------------------------------------
 
@@ -135,12 +150,20 @@ class MemoryClient:
 
     def list_self_edits(
         self, *, status: EditStatus | str | None = None, agent_id: str | None = None, limit: int = 50,
-        cursor: str | None = None,
+        cursor: str | None = None, editor_type: str | None = None, reason_code: str | None = None,
+        min_reward: float | None = None, max_reward: float | None = None,
     ) -> SelfEditPage:
-        """One page of self-edits, oldest first."""
-        params = {"status": status, "agent_id": agent_id, "limit": limit, "cursor": cursor}
+        """One page of self-edits, oldest first; every filter left None is not applied."""
+        params = {
+            "status": status, "agent_id": agent_id, "editor_type": editor_type, "reason_code": reason_code,
+            "min_reward": min_reward, "max_reward": max_reward, "limit": limit, "cursor": cursor,
+        }
         response = self._request("GET", "/self-edits", params={k: v for k, v in params.items() if v is not None})
         return SelfEditPage.model_validate(response.json())
+
+    def get_self_edit(self, edit_id: uuid.UUID | str) -> SelfEdit:
+        """Read one self-edit of the token's tenant (MemoryApiError 404 when absent or another tenant's)."""
+        return SelfEdit.model_validate(self._request("GET", f"/self-edits/{edit_id}").json())
 
     def iter_self_edits(self, **filters: Any) -> Iterator[SelfEdit]:
         """Every self-edit matching FILTERS, following cursors."""

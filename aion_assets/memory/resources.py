@@ -12,6 +12,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 from sqlalchemy.engine import Engine
 
+from aion_assets.memory.archive_format import ArchiveKeys, archive_keys
 from aion_assets.memory.models import Tenant
 from aion_assets.memory.store import MemoryStore
 
@@ -24,6 +25,11 @@ class MemoryStoreResource(dg.ConfigurableResource):
         "when it holds a password.",
     )
     pool_size: int = Field(default=4, ge=1, description="Connections kept per run process.")
+    archive_key: str | None = Field(
+        default=None,
+        description="AES-256 key (base64/hex) encrypting retention archives and signing their manifests "
+        "(AION_ARCHIVE_KEY, else AION_ADAPTER_KEY); give it through dg.EnvVar. Unset: plaintext, unsigned.",
+    )
 
     _engine: Engine | None = PrivateAttr(default=None)
     _store: MemoryStore | None = PrivateAttr(default=None)
@@ -36,6 +42,16 @@ class MemoryStoreResource(dg.ConfigurableResource):
             self._engine = make_engine(self.database_url, pool_size=self.pool_size)
             self._store = MemoryStore(self._engine)
         return self._store
+
+    def archive_keys(self) -> ArchiveKeys | None:
+        """The retention archives' keys, or None without a key.
+
+        Raises:
+            ConfigError: the key is not 32 bytes of base64 or hex.
+        """
+        from aion_assets.core.crypto import load_key
+
+        return archive_keys(load_key(self.archive_key)) if self.archive_key else None
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._engine is not None:

@@ -1,137 +1,125 @@
 """Retention: archive old interactions (with their self-edits) to the artifact store, then delete them.
 
-Per tenant with ``retention_days`` set, interactions older than ``now - retention_days`` are
-archived one calendar day (UTC) at a time as gzip-compressed JSONL, one line per interaction::
+Per tenant with ``retention_days`` set, interactions older than the cutoff ``now - retention_days``
+are archived one calendar day (UTC) at a time; the format (gzip JSONL, optionally encrypted, with
+a signed manifest) is described in ``memory.archive_format``. Layout, per tenant and day::
 
-    {"interaction": {...all columns...}, "self_edits": [{...all columns...}, ...]}
+    archives/{tenant}/interactions/{YYYY-MM-DD}/{digest}.jsonl.gz[.enc]   the rows
+    archives/{tenant}/interactions/{YYYY-MM-DD}/{digest}.manifest.json    tenant, day, cutoff, sums, HMAC
+    archives/{tenant}/interactions/{YYYY-MM-DD}/{digest}.deleted.json     written after the delete
 
-Layout, per tenant and day (tenant ids are percent-quoted so that ``/`` never nests)::
+Retention is decided by the interaction's ``timestamp``, the event time the client sent: a row
+dated in the past is archived by the next run, one dated far in the future stays hot until its
+time comes. The API's timestamp bounds are what limit both.
 
-    archives/{tenant}/interactions/{YYYY-MM-DD}/{digest}.jsonl.gz           the rows
-    archives/{tenant}/interactions/{YYYY-MM-DD}/{digest}.manifest.json      rows, edits, sha256
-    archives/{tenant}/interactions/{YYYY-MM-DD}/{digest}.deleted.json       written after the delete
+Crash and concurrency safety, step by step:
 
-Crash safety, step by step: (1) the archive's key is a digest of the archived interaction ids,
-and its bytes are deterministic (gzip without timestamp), so archiving the same rows again writes
-the same object, never a second copy; (2) the archive is read back and its row count and sha256
-verified before anything is deleted; (3) the manifest is written, then rows are deleted by the ids
-read from the archive, then the ``deleted`` marker is written. A crash before (3) leaves the rows
-in place and the next run archives the same set to the same key; a crash inside (3) leaves a
-manifest without marker, which the next run completes first (delete by its ids, idempotent). So
-nothing is lost and nothing is archived twice.
+1. The day's rows are read in one transaction and written to a local gzip file with deterministic
+   bytes; its key is a digest of those bytes, so archiving the same rows again gives the same key
+   and the same content, never a second archive of them; changed rows give a new key.
+2. The object is uploaded (encrypted when a key is configured), read back, decrypted, and its
+   checksums and row count checked. Only then is the manifest written (signed when a key is
+   configured). A crash up to here leaves every row in place; the next run repeats 1-2.
+3. The delete runs in ONE transaction, driven by the verified local copy of the archive, not by
+   the manifest's word: for each archived interaction it locks the current row (``FOR UPDATE`` on
+   PostgreSQL, which also blocks a concurrent insert of a new edit, since the foreign-key check
+   needs a share lock on that row; SQLite's ``BEGIN IMMEDIATE`` serialises all writers), reads its
+   current edits, and deletes the interaction and its edits only if they are exactly the archived
+   ones and its timestamp is before both the manifest's and this run's cutoff. An interaction with
+   an edit added or changed since the snapshot is left in place, whole, with all its edits; the
+   next run archives it again (new content, new key). So nothing is lost, and nothing is half
+   archived: a row leaves the hot tables only together with an archive that holds it as it was.
+4. The ``deleted`` marker is written after the commit. A crash between 2 and 4 leaves a manifest
+   without marker: the next run first checks that manifest (step 5), verifies its archive and
+   repeats step 3, which is idempotent (rows already gone are simply absent).
+5. A manifest read back from the store is trusted only if its HMAC verifies (when a key is
+   configured), it names this tenant, its archive lies beside it in this tenant's day folder, and
+   its cutoff is not later than this run's. A manifest planted under a tenant's prefix therefore
+   deletes nothing; and even a trusted one only ever deletes this tenant's rows that are unchanged
+   copies of its archive and older than the cutoff.
+
+One tenant's failure (an invalid id, a failing archive, a store error) is recorded and the other
+tenants still run; callers fail the run at the end (`RetentionRun.failures`).
 
 Restore (``aion archive restore --tenant T --date D``) inserts a day's archived rows back, skipping
-ids that are already present. Restored rows older than the retention window are archived again
-(to the same key) by the next retention run; raise the tenant's ``retention_days`` to keep them.
+ids that are already present; the newest archive of an interaction wins. Restored rows older than
+the retention window are archived again by the next run; raise the tenant's ``retention_days`` to
+keep them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gzip
-import hashlib
-import io
-import json
 import logging
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from aion_assets.core.artifacts import ArtifactStore, key_segment
+from aion_assets.core.artifacts import ArtifactStore
 from aion_assets.core.db import tenant_transaction
-from aion_assets.core.errors import ArtifactError, NotFoundError
+from aion_assets.core.errors import ArtifactError
 from aion_assets.memory import tables as t
+from aion_assets.memory.archive_format import (
+    FORMAT_VERSION,
+    ArchiveKeys,
+    ArchiveManifest,
+    batched,
+    canonical,
+    day_bounds,
+    day_prefix,
+    fetch_verified,
+    file_sha256,
+    is_manifest,
+    load_trusted,
+    manifest_key_for,
+    marker_key,
+    object_key,
+    read_items,
+    row_dict,
+    seal,
+    tenant_prefix,
+    write_day,
+)
 from aion_assets.memory.models import Tenant, utc
+from aion_assets.memory.restore import RestoreResult, restore_day  # re-exported: the CLI's import path
 
 log = logging.getLogger(__name__)
-DELETE_BATCH = 500
-_READ_CHUNK = 1024 * 1024
-
-
-def day_prefix(tenant_id: str, day: date) -> str:
-    """The artifact-store folder of one tenant's archives of one day (with trailing ``/``)."""
-    return f"archives/{key_segment(tenant_id)}/interactions/{day.isoformat()}/"
-
-
-@dataclass(frozen=True)
-class ArchiveManifest:
-    """What one archive object holds; stored beside it as ``{digest}.manifest.json``."""
-
-    tenant_id: str
-    day: str
-    key: str
-    rows: int
-    edits: int
-    sha256: str
-    ids_sha256: str
-    cutoff: str
-    created_at: str
-
-    def dumps(self) -> bytes:
-        """The manifest as JSON bytes."""
-        return json.dumps(asdict(self), sort_keys=True, indent=1).encode()
-
-    @classmethod
-    def loads(cls, data: bytes) -> ArchiveManifest:
-        """Parse a manifest written by :meth:`dumps`."""
-        return cls(**json.loads(data))
+BeforeDelete = Callable[[ArchiveManifest], None]
 
 
 @dataclass(frozen=True)
 class ArchiveResult:
-    """The outcome of archiving one tenant/day (or completing a crashed run's delete)."""
+    """The outcome of archiving one tenant/day (or completing a crashed run's delete).
+
+    ``kept`` counts archived interactions left in place because they changed since the snapshot.
+    """
 
     manifest: ArchiveManifest
     deleted: int
     reused: bool
+    kept: int = 0
 
 
-@dataclass(frozen=True)
-class RestoreResult:
-    """The outcome of restoring one tenant/day."""
+@dataclass
+class RetentionRun:
+    """The outcome of one retention run: results of the tenants that ran, errors of those that failed."""
 
-    archives: int
-    interactions: int
-    edits: int
-    skipped: int
+    results: dict[str, list[ArchiveResult]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
 
-
-# -- serialisation ----------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return utc(value).isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
+    @property
+    def ok(self) -> bool:
+        """Whether every tenant ran to the end."""
+        return not self.failures
 
 
-def _row_dict(mapping: Any, table: sa.Table, prefix: str = "") -> dict[str, Any]:
-    return {c.name: _jsonable(mapping[f"{prefix}{c.name}"]) for c in table.c}
-
-
-def _from_json(data: dict[str, Any], table: sa.Table) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for col in table.c:
-        value = data.get(col.name)
-        if value is not None and isinstance(col.type, sa.Uuid):
-            value = uuid.UUID(value)
-        elif value is not None and isinstance(col.type, sa.DateTime):
-            value = utc(datetime.fromisoformat(value))
-        out[col.name] = value
-    return out
-
-
-# -- queries ----------------------------------------------------------------------------------
+# -- snapshot ---------------------------------------------------------------------------------
 
 
 def _next_day_with_data(conn: Connection, tenant_id: str, start: datetime | None, cutoff: datetime) -> date | None:
@@ -143,146 +131,117 @@ def _next_day_with_data(conn: Connection, tenant_id: str, start: datetime | None
     return None if first is None else utc(first).date()
 
 
-def _day_bounds(day: date, cutoff: datetime) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time.min, tzinfo=UTC)
-    return start, min(start + timedelta(days=1), cutoff)
+# -- delete -----------------------------------------------------------------------------------
 
 
-def _stream_day(conn: Connection, tenant_id: str, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-    """Interactions of [START, END) with their edits, one dict per interaction, ordered by id."""
+def _check_item(item: dict[str, Any], tenant_id: str, start: datetime, limit: datetime, uri: str) -> uuid.UUID:
+    """The id of an archived item, after checking it belongs to TENANT_ID and to [START, LIMIT)."""
+    inter = item["interaction"]
+    ident = uuid.UUID(inter["id"])
+    if inter.get("tenant_id") != tenant_id or any(
+        e.get("tenant_id") != tenant_id or e.get("interaction_id") != inter["id"] for e in item["self_edits"]
+    ):
+        raise ArtifactError(f"archive {uri} holds rows of another tenant; nothing was deleted")
+    stamp = utc(datetime.fromisoformat(inter["timestamp"]))
+    if not start <= stamp < limit:
+        raise ArtifactError(f"archive {uri} holds a row outside its day or after the cutoff; nothing was deleted")
+    return ident
+
+
+def _delete_batch(conn: Connection, tenant_id: str, batch: list[dict[str, Any]], ids: list[uuid.UUID],
+                  limit: datetime) -> tuple[int, int]:
+    """Delete the interactions of BATCH that are unchanged since archiving; return (deleted, kept)."""
     i, e = t.interactions.c, t.self_edits.c
-    query = (
-        sa.select(t.interactions, *[col.label(f"e_{col.name}") for col in t.self_edits.c])
-        .select_from(
-            t.interactions.outerjoin(t.self_edits, sa.and_(e.interaction_id == i.id, e.tenant_id == tenant_id))
+    # Lock the interactions first: from here no edit can be added to them (the foreign-key check
+    # of an insert waits for this transaction), so the edits read next are the final ones.
+    current = {
+        str(r.id): canonical(row_dict(r._mapping, t.interactions))
+        for r in conn.execute(
+            sa.select(t.interactions)
+            .where(i.tenant_id == tenant_id, i.id.in_(ids), i.timestamp < limit)
+            .with_for_update()
         )
-        .where(i.tenant_id == tenant_id, i.timestamp >= start, i.timestamp < end)
-        .order_by(i.id, e.id)
-    )
-    current: dict[str, Any] | None = None
-    for row in conn.execution_options(stream_results=True, yield_per=DELETE_BATCH).execute(query):
-        m = row._mapping
-        if current is None or current["interaction"]["id"] != str(m["id"]):
-            if current is not None:
-                yield current
-            current = {"interaction": _row_dict(m, t.interactions), "self_edits": []}
-        if m["e_id"] is not None:
-            current["self_edits"].append(_row_dict(m, t.self_edits, "e_"))
-    if current is not None:
-        yield current
-
-
-def _delete_ids(conn: Connection, tenant_id: str, ids: Sequence[uuid.UUID]) -> int:
-    e = t.self_edits.c
-    conn.execute(sa.delete(t.self_edits).where(e.tenant_id == tenant_id, e.interaction_id.in_(ids)))
-    result = conn.execute(
-        sa.delete(t.interactions).where(t.interactions.c.tenant_id == tenant_id, t.interactions.c.id.in_(ids))
-    )
-    return int(result.rowcount or 0)
-
-
-def _archive_ids(stream: IO[bytes]) -> Iterator[uuid.UUID]:
-    with gzip.GzipFile(fileobj=stream, mode="rb") as gz:
-        for line in gz:
-            if line.strip():
-                yield uuid.UUID(json.loads(line)["interaction"]["id"])
-
-
-def _batched(items: Iterator[uuid.UUID], size: int) -> Iterator[list[uuid.UUID]]:
-    batch: list[uuid.UUID] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-# -- verification -----------------------------------------------------------------------------
-
-
-def verify_archive(artifacts: ArtifactStore, key: str, *, rows: int, sha256: str) -> None:
-    """Read KEY back and check its row count and sha256; raise ArtifactError on any mismatch."""
-    digest = hashlib.sha256()
-
-    class _Tee(io.RawIOBase):
-        def __init__(self, inner: IO[bytes]) -> None:
-            self.inner = inner
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer: Any) -> int:
-            data = self.inner.read(len(buffer))
-            digest.update(data)
-            buffer[: len(data)] = data
-            return len(data)
-
-    count = 0
-    with contextlib.closing(artifacts.open_read(key)) as raw:
-        tee = io.BufferedReader(_Tee(raw), buffer_size=_READ_CHUNK)
-        try:
-            with gzip.GzipFile(fileobj=tee, mode="rb") as gz:
-                count = sum(1 for line in gz if line.strip())
-            while tee.read(_READ_CHUNK):  # trailing bytes, if any, count in the checksum
-                pass
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise ArtifactError(f"archive {artifacts.uri(key)} is not a readable gzip file: {exc}") from exc
-    if count != rows or digest.hexdigest() != sha256:
-        raise ArtifactError(
-            f"archive {artifacts.uri(key)} failed verification: {count} rows / sha256 {digest.hexdigest()[:12]} "
-            f"read back, {rows} rows / {sha256[:12]} written; nothing was deleted"
+    }
+    # No tenant filter: on SQLite an edit of another tenant pointing here must keep the row too.
+    edits: dict[str, list[str]] = {}
+    for r in conn.execute(sa.select(t.self_edits).where(e.interaction_id.in_(ids)).with_for_update()):
+        edits.setdefault(str(r.interaction_id), []).append(canonical(row_dict(r._mapping, t.self_edits)))
+    gone_ids: list[uuid.UUID] = []
+    gone_edits: list[uuid.UUID] = []
+    kept = 0
+    for item, ident in zip(batch, ids, strict=True):
+        key = str(ident)
+        if key not in current:
+            continue  # already deleted (a resumed run) or not old enough: nothing to do
+        same_row = current[key] == canonical(item["interaction"])
+        same_edits = sorted(edits.get(key, [])) == sorted(canonical(x) for x in item["self_edits"])
+        if same_row and same_edits:
+            gone_ids.append(ident)
+            gone_edits.extend(uuid.UUID(x["id"]) for x in item["self_edits"])
+        else:
+            kept += 1
+    if gone_edits:
+        conn.execute(sa.delete(t.self_edits).where(e.tenant_id == tenant_id, e.id.in_(gone_edits)))
+    deleted = 0
+    if gone_ids:
+        result = conn.execute(
+            sa.delete(t.interactions).where(i.tenant_id == tenant_id, i.id.in_(gone_ids), i.timestamp < limit)
         )
+        deleted = int(result.rowcount or 0)
+    return deleted, kept
+
+
+def _delete_archived(
+    engine: Engine, tenant_id: str, manifest: ArchiveManifest, plain: Path, cutoff: datetime, uri: str
+) -> tuple[int, int]:
+    """Delete, in one transaction, TENANT_ID's rows that the verified archive PLAIN holds unchanged.
+
+    Returns:
+        (deleted, kept): interactions deleted, and archived ones left because they changed.
+    """
+    day = date.fromisoformat(manifest.day)
+    limit = min(cutoff, utc(datetime.fromisoformat(manifest.cutoff)))
+    start, end = day_bounds(day, limit)
+    deleted = kept = 0
+    # The job's tenant, never the manifest's word for it (check_manifest made them equal anyway).
+    with tenant_transaction(engine, tenant_id) as conn:
+        for batch in batched(read_items(plain)):
+            ids = [_check_item(item, tenant_id, start, end, uri) for item in batch]
+            d, k = _delete_batch(conn, tenant_id, batch, ids, end)
+            deleted, kept = deleted + d, kept + k
+    return deleted, kept
+
+
+def _finish(
+    engine: Engine,
+    artifacts: ArtifactStore,
+    tenant_id: str,
+    manifest: ArchiveManifest,
+    manifest_key: str,
+    plain: Path,
+    cutoff: datetime,
+    before_delete: BeforeDelete | None,
+) -> tuple[int, int]:
+    if before_delete is not None:
+        before_delete(manifest)
+    deleted, kept = _delete_archived(engine, tenant_id, manifest, plain, cutoff, artifacts.uri(manifest.key))
+    marker = {"deleted": deleted, "kept": kept, "at": datetime.now(UTC).isoformat()}
+    artifacts.put_bytes(marker_key(manifest_key), canonical(marker).encode())
+    if kept:
+        log.warning(
+            "%d archived interaction(s) of %s on %s changed since the snapshot and stay for the next run",
+            kept, manifest.tenant_id, manifest.day,
+        )
+    return deleted, kept
 
 
 # -- archiving --------------------------------------------------------------------------------
 
 
-def _write_day(conn: Connection, tenant_id: str, start: datetime, end: datetime, path: Path) -> tuple[int, int, str]:
-    """Write the day's rows to PATH (deterministic gzip); return (rows, edits, ids sha256)."""
-    ids_hash = hashlib.sha256()
-    rows = edits = 0
-    with open(path, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as gz:
-        for item in _stream_day(conn, tenant_id, start, end):
-            gz.write((json.dumps(item, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode())
-            ids_hash.update(item["interaction"]["id"].encode() + b"\n")
-            rows += 1
-            edits += len(item["self_edits"])
-    return rows, edits, ids_hash.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_READ_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _complete_delete(
-    engine: Engine, artifacts: ArtifactStore, manifest: ArchiveManifest, manifest_key: str
-) -> int:
-    """Delete the rows of a verified archive (by the ids it holds) and write its ``deleted`` marker."""
-    deleted = 0
-    with contextlib.closing(artifacts.open_read(manifest.key)) as raw, tenant_transaction(
-        engine, manifest.tenant_id
-    ) as conn:
-        for batch in _batched(_archive_ids(raw), DELETE_BATCH):
-            deleted += _delete_ids(conn, manifest.tenant_id, batch)
-    marker = manifest_key.removesuffix(".manifest.json") + ".deleted.json"
-    artifacts.put_bytes(
-        marker, json.dumps({"deleted": deleted, "at": datetime.now(UTC).isoformat()}, sort_keys=True).encode()
-    )
-    return deleted
-
-
-def _pending_manifests(artifacts: ArtifactStore, tenant_id: str) -> Iterator[tuple[str, ArchiveManifest]]:
-    keys = list(artifacts.list(f"archives/{key_segment(tenant_id)}/interactions/"))
+def _pending_manifests(artifacts: ArtifactStore, tenant_id: str) -> list[str]:
+    keys = list(artifacts.list(tenant_prefix(tenant_id)))
     present = set(keys)
-    for key in keys:
-        if key.endswith(".manifest.json") and key.removesuffix(".manifest.json") + ".deleted.json" not in present:
-            yield key, ArchiveManifest.loads(artifacts.get_bytes(key))
+    return [k for k in keys if is_manifest(k) and marker_key(k) not in present]
 
 
 def archive_tenant(
@@ -291,48 +250,83 @@ def archive_tenant(
     tenant: Tenant,
     *,
     now: datetime | None = None,
-    before_delete: Callable[[ArchiveManifest], None] | None = None,
+    keys: ArchiveKeys | None = None,
+    before_delete: BeforeDelete | None = None,
 ) -> list[ArchiveResult]:
     """Archive and delete TENANT's interactions older than its retention window.
 
     Args:
         now: the reference time (default: now, UTC); the cutoff is ``now - retention_days``.
+        keys: archive keys (`archive_format.archive_keys_from_settings`); None stores plaintext.
         before_delete: called with each verified manifest just before its rows are deleted
-            (operators' audit hook; tests inject a crash there).
+            (operators' audit hook; tests inject a crash or a concurrent edit there).
 
     Returns:
         One result per archive completed (including deletes left over by a crashed run).
 
     Raises:
-        ArtifactError: an archive failed verification (its rows were not deleted).
+        ArtifactError: a manifest is not trusted or an archive failed verification (nothing of it deleted).
+        InvalidKeyError: the tenant id cannot be an artifact-key segment.
     """
-    if tenant.retention_days is None:
-        return []
-    now = utc(now or datetime.now(UTC))
-    cutoff = now - timedelta(days=tenant.retention_days)
     results: list[ArchiveResult] = []
-    # First finish what a crashed run archived and verified but did not delete.
-    for manifest_key, manifest in _pending_manifests(artifacts, tenant.tenant_id):
-        verify_archive(artifacts, manifest.key, rows=manifest.rows, sha256=manifest.sha256)
-        if before_delete is not None:
-            before_delete(manifest)
-        results.append(ArchiveResult(manifest, _complete_delete(engine, artifacts, manifest, manifest_key), True))
-    start: datetime | None = None
+    _archive_tenant(engine, artifacts, tenant, now, keys, before_delete, results)
+    return results
+
+
+def _archive_tenant(
+    engine: Engine,
+    artifacts: ArtifactStore,
+    tenant: Tenant,
+    now: datetime | None,
+    keys: ArchiveKeys | None,
+    before_delete: BeforeDelete | None,
+    results: list[ArchiveResult],
+) -> None:
+    if tenant.retention_days is None:
+        return
+    cutoff = utc(now or datetime.now(UTC)) - timedelta(days=tenant.retention_days)
+    tenant_id = tenant.tenant_id
     with tempfile.TemporaryDirectory(prefix="aion-archive-") as tmp:
+        # First finish what a crashed run archived and verified but did not delete.
+        for manifest_key in _pending_manifests(artifacts, tenant_id):
+            manifest = load_trusted(artifacts, manifest_key, tenant_id, keys, cutoff)
+            plain = fetch_verified(artifacts, manifest, keys, Path(tempfile.mkdtemp(dir=tmp)))
+            deleted, kept = _finish(engine, artifacts, tenant_id, manifest, manifest_key, plain, cutoff, before_delete)
+            results.append(ArchiveResult(manifest, deleted, True, kept))
+        start: datetime | None = None
         while True:
-            with tenant_transaction(engine, tenant.tenant_id) as conn:
-                day = _next_day_with_data(conn, tenant.tenant_id, start, cutoff)
+            folder = Path(tempfile.mkdtemp(dir=tmp))
+            # A read-only snapshot: on SQLite it holds no lock a writer waits for; the delete re-checks.
+            with tenant_transaction(engine, tenant_id, read_only=True) as conn:
+                day = _next_day_with_data(conn, tenant_id, start, cutoff)
                 if day is None:
                     break
-                day_start, day_end = _day_bounds(day, cutoff)
-                path = Path(tmp) / f"{day.isoformat()}.jsonl.gz"
-                rows, edits, ids_sha = _write_day(conn, tenant.tenant_id, day_start, day_end, path)
+                day_start, day_end = day_bounds(day, cutoff)
+                path = folder / f"{day.isoformat()}.jsonl.gz"
+                rows, edits, ids_sha = write_day(conn, tenant_id, day_start, day_end, path)
             start = day_start + timedelta(days=1)
-            if rows == 0:
-                continue
-            results.append(_archive_file(engine, artifacts, tenant.tenant_id, day, path, rows, edits, ids_sha, cutoff,
-                                         before_delete))
-    return results
+            if rows:
+                results.append(
+                    _archive_file(engine, artifacts, tenant_id, day, path, (rows, edits, ids_sha), cutoff, keys,
+                                  before_delete)
+                )
+
+
+def _reusable(
+    artifacts: ArtifactStore, manifest_key: str, tenant_id: str, keys: ArchiveKeys | None, content_sha: str,
+    folder: Path,
+) -> ArchiveManifest | None:
+    """A trusted manifest already stored for these very bytes (a crashed run, or rows restored and due again)."""
+    if not artifacts.exists(manifest_key):
+        return None
+    try:
+        manifest = load_trusted(artifacts, manifest_key, tenant_id, keys, None)
+        if manifest.content_sha256 != content_sha:
+            return None
+        fetch_verified(artifacts, manifest, keys, folder)
+    except ArtifactError:
+        return None  # rewritten below from the rows, which are still in place
+    return manifest
 
 
 def _archive_file(
@@ -341,42 +335,50 @@ def _archive_file(
     tenant_id: str,
     day: date,
     path: Path,
-    rows: int,
-    edits: int,
-    ids_sha: str,
+    counts: tuple[int, int, str],
     cutoff: datetime,
-    before_delete: Callable[[ArchiveManifest], None] | None,
+    keys: ArchiveKeys | None,
+    before_delete: BeforeDelete | None,
 ) -> ArchiveResult:
-    base = day_prefix(tenant_id, day) + ids_sha[:24]
-    key, manifest_key = base + ".jsonl.gz", base + ".manifest.json"
-    sha = _file_sha256(path)
-    reused = False
-    if artifacts.exists(key):
-        try:
-            verify_archive(artifacts, key, rows=rows, sha256=sha)
-            reused = True  # a crashed run already stored these very bytes
-        except ArtifactError:
-            reused = False
-    if not reused:
-        artifacts.put_file(key, path)
-    verify_archive(artifacts, key, rows=rows, sha256=sha)
+    rows, edits, ids_sha = counts
+    content_sha = file_sha256(path)
+    manifest_key = manifest_key_for(day_prefix(tenant_id, day) + content_sha[:24])
+    key = object_key(manifest_key, keys is not None)
+    previous = _reusable(artifacts, manifest_key, tenant_id, keys, content_sha, Path(tempfile.mkdtemp(dir=path.parent)))
+    if previous is not None:
+        stored_sha = previous.sha256
+    else:
+        upload = seal(path, key, keys, path.parent / "sealed")
+        stored_sha = file_sha256(upload)
+        artifacts.put_file(key, upload)
     manifest = ArchiveManifest(
         tenant_id=tenant_id,
         day=day.isoformat(),
         key=key,
         rows=rows,
         edits=edits,
-        sha256=sha,
+        sha256=stored_sha,
         ids_sha256=ids_sha,
         cutoff=cutoff.isoformat(),
         created_at=datetime.now(UTC).isoformat(),
-    )
+        content_sha256=content_sha,
+        encrypted=keys is not None,
+        format=FORMAT_VERSION,
+    ).signed(keys)
+    # Read back what the store holds: the delete is driven by this verified copy.
+    plain = fetch_verified(artifacts, manifest, keys, Path(tempfile.mkdtemp(dir=path.parent)))
     artifacts.put_bytes(manifest_key, manifest.dumps())
-    if before_delete is not None:
-        before_delete(manifest)
-    deleted = _complete_delete(engine, artifacts, manifest, manifest_key)
+    deleted, kept = _finish(engine, artifacts, tenant_id, manifest, manifest_key, plain, cutoff, before_delete)
     log.info("archived %d interactions of %s on %s to %s", rows, tenant_id, day, artifacts.uri(key))
-    return ArchiveResult(manifest, deleted, reused)
+    return ArchiveResult(manifest, deleted, previous is not None, kept)
+
+
+def _describe(exc: Exception) -> str:
+    # SQLAlchemy's message carries the statement's parameters (interaction text): keep the driver's line only.
+    if isinstance(exc, sa.exc.StatementError) and exc.orig is not None:
+        first = (str(exc.orig).strip().splitlines() or [""])[0]
+        return f"{type(exc.orig).__name__}: {first}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def run_retention(
@@ -385,91 +387,35 @@ def run_retention(
     tenants: Sequence[Tenant],
     *,
     now: datetime | None = None,
-    before_delete: Callable[[ArchiveManifest], None] | None = None,
-) -> dict[str, list[ArchiveResult]]:
-    """Apply retention to every tenant of TENANTS that has ``retention_days``; results by tenant."""
-    return {
-        tenant.tenant_id: archive_tenant(engine, artifacts, tenant, now=now, before_delete=before_delete)
-        for tenant in tenants
-        if tenant.retention_days is not None
-    }
+    keys: ArchiveKeys | None = None,
+    before_delete: BeforeDelete | None = None,
+) -> RetentionRun:
+    """Apply retention to every tenant of TENANTS that has ``retention_days``.
 
-
-# -- restore ----------------------------------------------------------------------------------
-
-
-def _insert_ignore(conn: Connection, table: sa.Table, rows: list[dict[str, Any]]) -> int:
-    if not rows:
-        return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(rows).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
-    return len(conn.execute(stmt).all())
-
-
-def _restore_file(conn: Connection, tenant_id: str, path: Path, uri: str) -> tuple[int, int, int]:
-    """Insert the rows of one local archive file; return (interactions, edits, skipped)."""
-    inter_n = edit_n = skipped = 0
-    batch_i: list[dict[str, Any]] = []
-    batch_e: list[dict[str, Any]] = []
-    with gzip.open(path, "rb") as gz:
-        for line in (*gz, b""):
-            if line.strip():
-                item = json.loads(line)
-                row = _from_json(item["interaction"], t.interactions)
-                if row["tenant_id"] != tenant_id:
-                    raise ArtifactError(f"archive {uri} holds rows of another tenant; nothing restored")
-                batch_i.append(row)
-                batch_e.extend(_from_json(e, t.self_edits) for e in item["self_edits"])
-            if batch_i and (len(batch_i) >= DELETE_BATCH or not line):
-                added = _insert_ignore(conn, t.interactions, batch_i)
-                inter_n, skipped = inter_n + added, skipped + len(batch_i) - added
-                edit_n += _insert_ignore(conn, t.self_edits, batch_e)
-                batch_i, batch_e = [], []
-    return inter_n, edit_n, skipped
-
-
-def restore_day(engine: Engine, artifacts: ArtifactStore, tenant_id: str, day: date) -> RestoreResult:
-    """Insert back every archived interaction (and edit) of TENANT_ID on DAY; present ids are skipped.
-
-    All of the day's archives are restored in one transaction: all or nothing.
-
-    Raises:
-        NotFoundError: there is no archive for that tenant and day.
-        ArtifactError: an archive fails verification against its manifest (nothing restored).
+    A tenant that fails (invalid id, untrusted manifest, failing archive, store error) is recorded
+    in ``failures`` and skipped; the others still run. Callers fail the run when ``failures`` is
+    not empty. Results of a failed tenant list what it completed before the failure.
     """
-    prefix = day_prefix(tenant_id, day)
-    manifests = [
-        ArchiveManifest.loads(artifacts.get_bytes(k)) for k in artifacts.list(prefix) if k.endswith(".manifest.json")
-    ]
-    if not manifests:
-        where = artifacts.uri(prefix.rstrip("/"))
-        raise NotFoundError(f"no archive of tenant {tenant_id!r} for {day.isoformat()} under {where}")
-    for m in manifests:
-        verify_archive(artifacts, m.key, rows=m.rows, sha256=m.sha256)
-    totals = [0, 0, 0]
-    with tempfile.TemporaryDirectory(prefix="aion-restore-") as tmp, tenant_transaction(engine, tenant_id) as conn:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(
-            dialect.insert(t.tenants)
-            .values(tenant_id=tenant_id, config={}, created_at=datetime.now(UTC))
-            .on_conflict_do_nothing(index_elements=["tenant_id"])
-        )
-        for m in manifests:
-            local = Path(tmp) / "archive.jsonl.gz"
-            artifacts.download_file(m.key, local)
-            counts = _restore_file(conn, tenant_id, local, artifacts.uri(m.key))
-            totals = [a + b for a, b in zip(totals, counts, strict=True)]
-            local.unlink()
-    return RestoreResult(archives=len(manifests), interactions=totals[0], edits=totals[1], skipped=totals[2])
+    run = RetentionRun()
+    for tenant in tenants:
+        if tenant.retention_days is None:
+            continue
+        results = run.results.setdefault(tenant.tenant_id, [])
+        try:
+            _archive_tenant(engine, artifacts, tenant, now, keys, before_delete, results)
+        except Exception as exc:  # one tenant must not stop the others; reported and failed at the end
+            run.failures[tenant.tenant_id] = _describe(exc)
+            log.error("retention of tenant %r failed: %s", tenant.tenant_id, run.failures[tenant.tenant_id])
+    return run
 
 
 __all__ = [
     "ArchiveManifest",
     "ArchiveResult",
     "RestoreResult",
+    "RetentionRun",
     "archive_tenant",
     "day_prefix",
     "restore_day",
     "run_retention",
-    "verify_archive",
 ]

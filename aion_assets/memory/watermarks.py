@@ -49,6 +49,6 @@ def iter_approved_between(
     )
     if after is not None:
         query = query.where(e.reviewed_at > utc(after))
-    with tenant_transaction(engine, tenant_id) as conn:
+    with tenant_transaction(engine, tenant_id, read_only=True) as conn:
         for row in conn.execution_options(stream_results=True, yield_per=batch_size).execute(query):
             yield ApprovedEdit(utc(row.reviewed_at), float(row.reward_score), row.agent_id, row.metadata or {})

@@ -1,8 +1,16 @@
 """The memory API through HTTP on SQLite and PostgreSQL: every endpoint, validation, idempotency,
-all-or-nothing batches, auth and tenant scoping."""
+all-or-nothing batches, auth and tenant scoping.
+
+Protects: bad input (every case of finding 9 in design/security-findings.md: deep nesting, huge
+integers, NaN/Infinity, timestamps out of range in bodies and cursors, NUL and lone surrogates
+in any string or metadata key/value, over-long ids) is a 4xx naming the field, never a 500,
+and the same answer on both backends.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from typing import Any
 
@@ -91,15 +99,60 @@ BAD_INTERACTIONS = [
     (interaction(unknown_field=1), 422, "unknown_field"),
     ("just a string", 422, "body"),
     ([], 422, "body"),
+    # Timestamps: out of the accepted range [1970, 2200), or overflowing on conversion to UTC.
+    (interaction(timestamp="0001-01-01T00:00:00+01:00"), 422, "timestamp"),
+    (interaction(timestamp="9999-12-31T23:59:59-01:00"), 422, "timestamp"),
+    (interaction(timestamp="1969-12-31T23:59:59Z"), 422, "timestamp"),
+    (interaction(timestamp="2200-01-01T00:00:00Z"), 422, "timestamp"),
+    # NUL and lone surrogates in every string, metadata keys and values at any depth.
+    (interaction(user_id="u\u0000"), 422, "user_id"),
+    (interaction(user_id="u\ud800"), 422, "user_id"),
+    (interaction(agent_id="a\u0000"), 422, "agent_id"),
+    (interaction(model_version="m\u0000"), 422, "model_version"),
+    (interaction(channel="\udfff"), 422, "channel"),
+    (interaction(output_text="\ud83d"), 422, "output_text"),
+    (interaction(metadata={"k": "v\u0000"}), 422, "metadata"),
+    (interaction(metadata={"k\u0000": "v"}), 422, "metadata"),
+    (interaction(metadata={"a": [{"b": "\ud800"}]}), 422, "metadata"),
+    (interaction(metadata={"a": {"b": {"c": ["ok", {"\udc00": 1}]}}}), 422, "metadata"),
+    # Over-long ids (the database's column widths).
+    (interaction(agent_id="a" * 129), 422, "agent_id"),
+    (interaction(user_id="u" * 129), 422, "user_id"),
+    (interaction(tenant_id="t" * 129), 422, "tenant_id"),
+    (interaction(model_version="m" * 257), 422, "model_version"),
 ]
 
 
 @pytest.mark.parametrize(("body", "status", "field"), BAD_INTERACTIONS)
 def test_bad_interaction_input(client: TestClient, auth: dict[str, str], body: Any, status: int, field: str) -> None:
-    r = client.post("/interactions", json=body, headers=auth)
+    # json.dumps escapes NUL and lone surrogates (\u0000, \ud800) the way any JSON encoder does.
+    r = client.post("/interactions", content=json.dumps(body), headers=auth | {"Content-Type": "application/json"})
     assert r.status_code == status, r.text
     assert r.json()["field"] == field
     assert r.json()["error"]
+
+
+def test_bad_item_in_a_batch_is_named_by_index(client: TestClient, auth: dict[str, str]) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    items = [interaction(id=i) for i in ids]
+    items[2]["metadata"] = {"note": ["fine", "nul\u0000"]}
+    r = client.post("/interactions", content=json.dumps(items), headers=auth | {"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert (r.json()["field"], r.json()["index"]) == ("metadata", 2)
+    assert "metadata['note'][1]" in r.json()["message"]
+    assert count_interactions(client, auth, ids) == 0
+
+
+def _with_metadata(raw: str) -> bytes:
+    return ('{"agent_id":"a","input_text":"q","output_text":"o","metadata":' + raw + "}").encode()
+
+
+def test_nesting_up_to_the_limit_is_stored(client: TestClient, auth: dict[str, str]) -> None:
+    # The body object is level 1, metadata level 2: 62 more levels reach the limit of 64 exactly.
+    raw = _with_metadata('{"a":' * 63 + "1" + "}" * 63)
+    r = client.post("/interactions", content=raw, headers=auth | {"Content-Type": "application/json"})
+    assert r.status_code == 201, r.text
+    assert client.get(f"/interactions/{r.json()['id']}", headers=auth).json()["metadata"] == json.loads(raw)["metadata"]
 
 
 @pytest.mark.parametrize(
@@ -109,12 +162,29 @@ def test_bad_interaction_input(client: TestClient, auth: dict[str, str], body: A
         (b'{"agent_id": "a",', 400, "invalid_json"),
         (b"", 400, "invalid_body"),
         (b'{"agent_id":"a","input_text":"\\ud800","output_text":"x"}', 422, "validation_error"),
+        # Finding 9: each of these was a 500 (RecursionError, int conversion limit, NaN on PostgreSQL).
+        (b"[" * 200_000, 400, "invalid_json"),
+        (b'{"a":' * 40_000, 400, "invalid_json"),
+        (_with_metadata('{"a":' * 64 + "1" + "}" * 64), 400, "invalid_json"),
+        (b"[" + _with_metadata("[" * 70 + "]" * 70) + b"]", 400, "invalid_json"),
+        (_with_metadata('{"n":' + "7" * 5000 + "}"), 400, "invalid_json"),
+        (b"[" + _with_metadata('{"n":' + "7" * 5000 + "}") + b"]", 400, "invalid_json"),
+        (_with_metadata('{"x":NaN}'), 400, "invalid_json"),
+        (_with_metadata('{"x":Infinity}'), 400, "invalid_json"),
+        (_with_metadata('[-Infinity]'), 400, "invalid_json"),
+        (b'[{"agent_id":"a","input_text":"q","output_text":"o"}, NaN]', 400, "invalid_json"),
+        (b'[{"agent_id":"a","input_text":"q","output_text":"o"},]', 400, "invalid_json"),
+        (b'[{"agent_id":"a","input_text":"q","output_text":"o"}] x', 400, "invalid_json"),
+        # 1e400 is valid JSON that Python reads as infinity: not storable, refused by the model.
+        (_with_metadata('{"x":1e400}'), 422, "validation_error"),
     ],
 )
 def test_undecodable_bodies(client: TestClient, auth: dict[str, str], raw: bytes, status: int, code: str) -> None:
     r = client.post("/interactions", content=raw, headers=auth | {"Content-Type": "application/json"})
     assert r.status_code == status, r.text
     assert r.json()["error"] == code
+    if status == 400:
+        assert r.json()["field"] == "body"
 
 
 def test_body_and_batch_limits(client: TestClient, auth: dict[str, str]) -> None:
@@ -175,6 +245,19 @@ def test_expired_and_forged_tokens_are_401(client: TestClient, tenant: str) -> N
         assert r.status_code == 401, r.text
 
 
+@pytest.mark.parametrize(
+    ("tenant_id", "subject"),
+    [("t" * 129, None), ("bad\u0000tenant", None), ("..", None), (None, "s" * 257), (None, "dev\u0000")],
+)
+def test_bad_token_claims_are_401_not_500(
+    client: TestClient, make_token: Any, tenant: str, tenant_id: str | None, subject: str | None
+) -> None:
+    # Finding 9's last row: an over-long tenant or subject reached a varchar column (500 on PostgreSQL).
+    headers = {"Authorization": f"Bearer {make_token(tenant_id or tenant, 'writer', 'reviewer', subject=subject)}"}
+    r = client.post("/interactions", json=interaction(), headers=headers)
+    assert r.status_code == 401, r.text
+
+
 def test_wrong_role_is_403(client: TestClient, make_token: Any, tenant: str) -> None:
     reviewer = {"Authorization": f"Bearer {make_token(tenant, 'reviewer')}"}
     writer = {"Authorization": f"Bearer {make_token(tenant, 'writer')}"}
@@ -226,6 +309,16 @@ BAD_EDITS = [
     ({"edited_output": None}, "edited_output"),
     ({"interaction_id": "nope"}, "interaction_id"),
     ({"color": "red"}, "color"),
+    ({"reason_code": "r\u0000"}, "reason_code"),
+    ({"reason_code": "\ud800"}, "reason_code"),
+    ({"reason_code": "r" * 129}, "reason_code"),
+    ({"edited_output": "e\u0000"}, "edited_output"),
+    ({"original_output": "\udbff"}, "original_output"),
+    ({"metadata": {"src": {"k": "v\u0000"}}}, "metadata"),
+    ({"metadata": {"\ud800": 1}}, "metadata"),
+    ({"timestamp": "0001-01-01T00:00:00+01:00"}, "timestamp"),
+    ({"timestamp": "1900-01-01T00:00:00Z"}, "timestamp"),
+    ({"id": "0" * 37}, "id"),
 ]
 
 
@@ -233,9 +326,53 @@ BAD_EDITS = [
 def test_bad_self_edit_input(client: TestClient, auth: dict[str, str], change: dict[str, Any], field: str) -> None:
     inter = client.post("/interactions", json=interaction(), headers=auth).json()
     body = {"interaction_id": inter["id"], "editor_type": "human", "edited_output": "ok", "reward_score": 0.5}
-    r = client.post("/self-edits", json=body | change, headers=auth)
-    assert r.status_code == 422 and r.json()["field"] == field
+    r = client.post("/self-edits", content=json.dumps(body | change),
+                    headers=auth | {"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["field"] == field, r.text
     assert client.get("/self-edits", headers=auth).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"note": "checked\u0000"}, "note"),
+        ({"note": "\ud800"}, "note"),
+        ({"note": "n" * 2001}, "note"),
+        ({"edited_output": "final\u0000"}, "edited_output"),
+    ],
+)
+def test_bad_review_input(client: TestClient, auth: dict[str, str], body: dict[str, Any], field: str) -> None:
+    inter = client.post("/interactions", json=interaction(), headers=auth).json()
+    edit = client.post("/self-edits", json={"interaction_id": inter["id"], "editor_type": "human",
+                                            "edited_output": "e", "reward_score": 0.5}, headers=auth).json()
+    r = client.post(f"/self-edits/{edit['id']}/approve", content=json.dumps(body),
+                    headers=auth | {"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["field"] == field, r.text
+    assert client.get("/self-edits?status=pending", headers=auth).json()["items"][0]["id"] == edit["id"]
+
+
+def _cursor(*parts: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"cursor": _cursor("0001-01-01T00:00:00+01:00", str(uuid.uuid4()))}, "cursor"),
+        ({"cursor": _cursor("9999-12-31T23:59:59-01:00", str(uuid.uuid4()))}, "cursor"),
+        ({"cursor": _cursor("1960-01-01T00:00:00+00:00", str(uuid.uuid4()))}, "cursor"),
+        ({"cursor": _cursor("2026-01-01T00:00:00+00:00", "not-a-uuid")}, "cursor"),
+        ({"cursor": _cursor(["nested"], 1)}, "cursor"),
+        ({"cursor": base64.urlsafe_b64encode(b"\xff\xfe").decode()}, "cursor"),
+        ({"agent_id": "bot\u0000"}, "agent_id"),
+        ({"agent_id": "a" * 129}, "agent_id"),
+        ({"reason_code": "r\u0000"}, "reason_code"),
+        ({"limit": "9" * 5000}, "limit"),
+    ],
+)
+def test_bad_listing_parameters(client: TestClient, auth: dict[str, str], params: dict[str, str], field: str) -> None:
+    r = client.get("/self-edits", params=params, headers=auth)
+    assert r.status_code == 422 and r.json()["field"] == field, r.text
 
 
 def test_self_edit_of_unknown_interaction_is_404(client: TestClient, auth: dict[str, str]) -> None:
