@@ -28,7 +28,8 @@ def print_learning(out: dict[str, Any], echo: Echo = click.echo) -> None:
     adapter = out.get("adapter") or {}
     echo(
         f"\ntrained {adapter.get('version')}: {adapter.get('steps')} steps in {adapter.get('train_seconds')} s "
-        f"({adapter.get('tokens_per_s')} tokens/s, {adapter.get('precision')}), stored at {adapter.get('uri')}"
+        f"({adapter.get('tokens_per_s')} tokens/s, {adapter.get('precision')}, "
+        f"stopped by {adapter.get('stopped_by')}), stored at {adapter.get('uri')}"
     )
     names = [
         ("rougeL_body", "body ROUGE-L"),

@@ -65,6 +65,7 @@ class Backend:
 
         from aion_assets.core.resources import ArtifactStoreResource
         from aion_assets.memory.resources import MemoryStoreResource, ScrubberResource
+        from aion_assets.registry.resources import RegistryResource
 
         s3 = None
         if self.s3 is not None:
@@ -78,6 +79,7 @@ class Backend:
             "memory": MemoryStoreResource(database_url=self.database.url, pool_size=2),
             "artifacts": ArtifactStoreResource(uri=self.artifacts_uri, s3=s3),
             "scrubber": ScrubberResource(**scrubber),
+            "registry": RegistryResource(database_url=self.database.url, pool_size=1),
         }
 
 
@@ -168,9 +170,25 @@ def seed(
 
 
 def set_tenant(engine: sa.Engine, tenant: str, **values: Any) -> None:
-    """Update TENANT's settings row (retention_days, adaptation_opt_out, config) as an operator would."""
-    with engine.begin() as conn:
-        conn.execute(sa.update(t.tenants).where(t.tenants.c.tenant_id == tenant).values(**values))
+    """Update TENANT's settings row (retention_days, adaptation_opt_out, config) as an operator would.
+
+    On PostgreSQL that is the schema owner (the application role of ENGINE has no UPDATE on
+    ``tenants``, migration 0003), in a transaction scoped to TENANT (``tenants`` is under RLS).
+    """
+    from aion_assets.core.db import tenant_transaction
+
+    owner = engine
+    if engine.dialect.name == "postgresql":
+        # tests/conftest.py names the pair aion_app_<suffix> / aion_owner_<suffix>.
+        app_user = engine.url.username or ""
+        owner_url = engine.url.set(username=app_user.replace("aion_app_", "aion_owner_", 1))
+        owner = make_engine(owner_url.render_as_string(hide_password=False), pool_size=1)
+    try:
+        with tenant_transaction(owner, tenant) as conn:
+            conn.execute(sa.update(t.tenants).where(t.tenants.c.tenant_id == tenant).values(**values))
+    finally:
+        if owner is not engine:
+            owner.dispose()
 
 
 def days_ago(days: float) -> datetime:

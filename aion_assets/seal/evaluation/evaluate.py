@@ -156,15 +156,18 @@ def generate_answers(
     seed: int = 0,
     batch_size: int = 8,
     progress: Callable[[str], None] | None = None,
+    task: str = "answers",
 ) -> list[str]:
     """Greedy answers to PROMPTS (a user message each, or a list of chat messages), in order.
 
     Prompts are rendered with the training prompt format, batched by length with left padding
     (so every answer starts right after its prompt), and decoded without special tokens.
-    ``progress`` (if given) is called after each batch with "answers done/total".
+    ``progress`` (if given) is called after each batch with "answers done/total"; each batch is
+    also reported as progress event TASK (:func:`aion_assets.seal.training.progress.report`).
     """
     import torch
 
+    from aion_assets.seal.training.progress import report
     from aion_assets.seal.training.train_data import prompt_text
 
     if max_new_tokens < 1 or batch_size < 1:
@@ -201,8 +204,10 @@ def generate_answers(
             new = out[:, enc["input_ids"].shape[1] :]
             for i, seq in zip(idx, new, strict=True):
                 answers[i] = str(tokenizer.decode(seq, skip_special_tokens=True)).strip()
+            done = min(start + batch_size, len(order))
+            report(task, done, len(order))
             if progress is not None:
-                progress(f"answers {min(start + batch_size, len(order))}/{len(order)}")
+                progress(f"answers {done}/{len(order)}")
     finally:
         tokenizer.padding_side = old_side
         if was_training:
@@ -397,6 +402,7 @@ def evaluate_candidate(
                 continue
             say(f"evaluation: {role} answers {len(items)} prompts")
             t0 = time.perf_counter()
+            gen["task"] = f"{role} answers"
             if peft_model is not None and role in adapters:
                 peft_model.set_adapter(role)
                 answers[role] = generate_answers(peft_model, tok, prompts, progress=progress, **gen)

@@ -58,6 +58,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, float, float], None]
+#: Called once when the loop starts with (planned optimizer steps, time budget in seconds or None).
+ProgressBegin = Callable[[int, float | None], None]
 
 
 class TrainingCancelledError(AionError):
@@ -171,10 +173,12 @@ def _make_trainer_classes() -> tuple[type, type]:
             should_stop: Callable[[], bool] | None,
             progress: ProgressCallback | None,
             tokens: Callable[[], int],
+            begin: ProgressBegin | None = None,
         ) -> None:
             self.budget_s = budget_s
             self.should_stop = should_stop
             self.progress = progress
+            self.begin = begin
             self.tokens = tokens
             self.started = time.monotonic()
             self.cancelled = False
@@ -183,6 +187,8 @@ def _make_trainer_classes() -> tuple[type, type]:
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.started = time.monotonic()
+            if self.begin is not None:
+                self.begin(int(state.max_steps), self.budget_s)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             cancel = bool(self.should_stop and self.should_stop())
@@ -257,6 +263,7 @@ def train_lora(
     output_dir: Path,
     *,
     progress_callback: ProgressCallback | None = None,
+    progress_begin: ProgressBegin | None = None,
     should_stop: Callable[[], bool] | None = None,
     devices: DeviceInfo | None = None,
     deepspeed_config: Path | dict[str, Any] | None = None,
@@ -272,6 +279,8 @@ def train_lora(
         output_dir: where the adapter goes; must not exist or be empty. It appears, complete,
             only when training succeeded (written in a sibling temp folder, then renamed).
         progress_callback: called after each step with ``(step, loss, tokens_per_s)``.
+        progress_begin: called once as the loop starts with ``(planned steps, time budget in s or None)``
+            (e.g. `progress.TrainingLog.begin`, which spaces its log lines by it).
         should_stop: asked after each step; returning True cancels the run.
         devices: the hardware; detected when None.
         deepspeed_config: force DeepSpeed with this config (default: ZeRO-2 with several GPUs).
@@ -344,7 +353,7 @@ def train_lora(
         trainer.remove_callback(PrinterCallback)
         trainer.remove_callback(HFProgress)
         budget = hp.max_train_minutes * 60 if hp.max_train_minutes is not None else None
-        control = control_cls(budget, should_stop, progress_callback, lambda: trainer.tokens_seen)
+        control = control_cls(budget, should_stop, progress_callback, lambda: trainer.tokens_seen, progress_begin)
         trainer.add_callback(control)
 
         started = time.monotonic()
