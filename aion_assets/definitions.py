@@ -19,6 +19,8 @@ from aion_assets.core.resources import ArtifactStoreResource
 from aion_assets.core.settings import Settings, get_settings
 from aion_assets.memory import definitions as memory_definitions
 from aion_assets.memory.resources import MemoryStoreResource, ScrubberResource
+from aion_assets.registry import definitions as registry_definitions
+from aion_assets.registry.resources import RegistryResource
 from aion_assets.seal import definitions as seal_definitions
 from aion_assets.seal.resources import SealResource
 
@@ -55,8 +57,16 @@ def resources_from_settings(settings: Settings, *, model_home: str | None = None
     if settings.artifacts.strip().lower().startswith("s3://"):
         s3 = S3Resource(endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region)
     adapter_key = settings.adapter_key.get_secret_value() if settings.adapter_key is not None else None
+    # Retention archives: their own key when set, else the adapters' (two subkeys are derived from it).
+    archive_secret = settings.archive_key or settings.adapter_key
+    archive_key = archive_secret.get_secret_value() if archive_secret is not None else None
+    webhook_secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret is not None else None
     return {
-        "memory": MemoryStoreResource(database_url=_secret("AION_DATABASE_URL", settings.db_url)),
+        "memory": MemoryStoreResource(
+            database_url=_secret("AION_DATABASE_URL", settings.db_url),
+            archive_key=_secret("AION_ARCHIVE_KEY" if settings.archive_key else "AION_ADAPTER_KEY", archive_key)
+            if archive_key else None,
+        ),
         "artifacts": ArtifactStoreResource(
             uri=settings.artifacts, s3=s3, sse_kms_key_id=settings.s3_sse_kms_key_id
         ),
@@ -66,6 +76,12 @@ def resources_from_settings(settings: Settings, *, model_home: str | None = None
             home=model_home or str(settings.resolved_home),
             scenarios_dir=str(settings.scenarios_dir),
             adapter_key=_secret("AION_ADAPTER_KEY", adapter_key) if adapter_key else None,
+        ),
+        "registry": RegistryResource(
+            database_url=_secret("AION_DATABASE_URL", settings.db_url),
+            alert_webhook_url=settings.alert_webhook_url,
+            deploy_webhook_url=settings.deploy_webhook_url,
+            webhook_secret=_secret("AION_WEBHOOK_SECRET", webhook_secret) if webhook_secret else None,
         ),
     }
 
@@ -84,7 +100,12 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             )
         ],
     )
-    return dg.Definitions.merge(memory_definitions.build_definitions(), seal_definitions.build_definitions(), shared)
+    return dg.Definitions.merge(
+        memory_definitions.build_definitions(),
+        seal_definitions.build_definitions(),
+        registry_definitions.build_definitions(),
+        shared,
+    )
 
 
 # The only Definitions object at module scope: Dagster's loaders require exactly one.

@@ -24,9 +24,12 @@ def main(verbose: bool) -> None:
 
 def _register() -> None:
     """Add every command group (modules import their heavy dependencies inside the commands)."""
-    from aion_assets.cli import api, db, demo, pipeline, seal, tenant, token
+    from aion_assets.cli import api, console, db, demo, pipeline, registry, seal, tenant, token
 
-    for command in (db.db, api.api, token.token, tenant.tenant_cmd, demo.demo, seal.seal, *pipeline.COMMANDS):
+    for command in (
+        db.db, api.api, token.token, tenant.tenant_cmd, demo.demo, seal.seal, *pipeline.COMMANDS, *console.COMMANDS,
+        registry.rollback,
+    ):
         if command.name not in main.commands:
             main.add_command(command)
 

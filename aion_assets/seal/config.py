@@ -9,6 +9,7 @@ are the defaults, then its tenant's overrides, then its own overrides, key by ke
       base_model: aion-base
       hyperparameters: {r: 16, alpha: 32, learning_rate: 1.0e-3, ...}
       style: {greeting: "", sign_off: ""}
+      promotion: {primary_metric: rougeL_body, min_gain: 0.0, max_loss: 0.02, auto_promote: true}
     tenants:
       acme:
         hyperparameters: {max_train_minutes: 4}
@@ -124,12 +125,40 @@ class BaseModelSpec(_Strict):
         return self
 
 
+class PromotionThresholds(_Strict):
+    """When a candidate adapter is promoted, and what promotion may change (``promotion:``).
+
+    Differences are candidate minus the serving baseline, on the metrics' [0, 1] scale.
+    """
+
+    primary_metric: str = Field(default="rougeL_body", min_length=1, description="The metric that must improve.")
+    min_gain: float = Field(
+        default=0.0, ge=0, le=1, description="Smallest gain on the primary metric; its bootstrap CI low must be > 0."
+    )
+    max_loss: float = Field(default=0.02, ge=0, le=1, description="Largest allowed drop of any other metric.")
+    key_fact_metric: str = Field(default="fact_recall", min_length=1, description="Must not drop at all.")
+    auto_promote: bool = Field(default=True, description="False: a passing candidate waits for a human approval.")
+    dry_run: bool = Field(default=False, description="Decide and report only; register and route nothing.")
+
+
+class PromotionOverrides(_Strict):
+    """A partial ``promotion:`` section; unset fields fall through to the level above."""
+
+    primary_metric: str | None = Field(default=None, min_length=1)
+    min_gain: float | None = Field(default=None, ge=0, le=1)
+    max_loss: float | None = Field(default=None, ge=0, le=1)
+    key_fact_metric: str | None = Field(default=None, min_length=1)
+    auto_promote: bool | None = None
+    dry_run: bool | None = None
+
+
 class LevelConfig(_Strict):
     """Overrides at one level (tenant or tenant/domain)."""
 
     base_model: str | None = None
     hyperparameters: HyperParameterOverrides = HyperParameterOverrides()
     style: StyleConfig = StyleConfig()
+    promotion: PromotionOverrides = PromotionOverrides()
 
 
 class DefaultsConfig(_Strict):
@@ -138,6 +167,7 @@ class DefaultsConfig(_Strict):
     base_model: str = "aion-base"
     hyperparameters: HyperParameters = HyperParameters()
     style: StyleConfig = StyleConfig()
+    promotion: PromotionThresholds = PromotionThresholds()
 
 
 class TenantConfig(LevelConfig):
@@ -205,6 +235,13 @@ class SealConfig(_Strict):
             greeting = level.style.greeting if level.style.greeting is not None else greeting
             sign_off = level.style.sign_off if level.style.sign_off is not None else sign_off
         return HouseStyle(greeting=greeting or "", sign_off=sign_off or "")
+
+    def promotion_for(self, tenant: str, domain: str) -> PromotionThresholds:
+        """Promotion thresholds and flags of TENANT/DOMAIN: defaults, then tenant, then domain, key by key."""
+        merged: dict[str, Any] = self.defaults.promotion.model_dump()
+        for level in self._levels(tenant, domain):
+            merged.update(level.promotion.model_dump(exclude_none=True))
+        return PromotionThresholds.model_validate(merged)
 
     def base_model_for(self, tenant: str, domain: str) -> str:
         """The base-model name a tenant/domain trains on."""
