@@ -139,6 +139,18 @@ class PromotionThresholds(_Strict):
     key_fact_metric: str = Field(default="fact_recall", min_length=1, description="Must not drop at all.")
     auto_promote: bool = Field(default=True, description="False: a passing candidate waits for a human approval.")
     dry_run: bool = Field(default=False, description="Decide and report only; register and route nothing.")
+    regression_window_hours: float = Field(
+        default=24.0, gt=0, le=24 * 90, description="The regression sensor judges a served version on this window."
+    )
+    regression_min_samples: int = Field(
+        default=50, ge=1, description="Fewest interactions served in the window before the sensor may roll back."
+    )
+    regression_max_bad_share: float = Field(
+        default=0.25, gt=0, le=1, description="Roll back when more than this share of served answers drew a low reward."
+    )
+    regression_low_reward: float = Field(
+        default=0.3, gt=0, le=1, description="A self-edit rewarded below this marks the answer it corrects as bad."
+    )
 
 
 class PromotionOverrides(_Strict):
@@ -150,6 +162,10 @@ class PromotionOverrides(_Strict):
     key_fact_metric: str | None = Field(default=None, min_length=1)
     auto_promote: bool | None = None
     dry_run: bool | None = None
+    regression_window_hours: float | None = Field(default=None, gt=0, le=24 * 90)
+    regression_min_samples: int | None = Field(default=None, ge=1)
+    regression_max_bad_share: float | None = Field(default=None, gt=0, le=1)
+    regression_low_reward: float | None = Field(default=None, gt=0, le=1)
 
 
 class LevelConfig(_Strict):
