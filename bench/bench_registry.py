@@ -43,7 +43,7 @@ from aion_assets.core.migrate import upgrade
 from aion_assets.core.serve import free_port
 from aion_assets.registry.client import RouteClient
 from aion_assets.registry.models import ModelStatus, ModelVersionIn, RouteIn
-from aion_assets.registry.store import SqlRegistryStore
+from aion_assets.registry.sql_store import SqlRegistryStore
 from bench._report import write_section
 from bench.bench_ingest import parse_wrk
 

@@ -24,7 +24,7 @@ def rollback(tenant: str, agent: str, reason: str | None, expected_version: int 
 
     from aion_assets.core.db import make_engine
     from aion_assets.core.settings import get_settings
-    from aion_assets.registry.store import SqlRegistryStore
+    from aion_assets.registry.sql_store import SqlRegistryStore
 
     who = actor or f"cli:{getpass.getuser()}"
     engine = make_engine(get_settings().db_url, pool_size=1)

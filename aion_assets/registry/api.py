@@ -37,7 +37,8 @@ from aion_assets.registry.models import (
     Route,
     RouteIn,
 )
-from aion_assets.registry.store import RegistryStore, SqlRegistryStore
+from aion_assets.registry.sql_store import SqlRegistryStore
+from aion_assets.registry.store import RegistryStore
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(principal)]

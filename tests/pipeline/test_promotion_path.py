@@ -37,7 +37,7 @@ from aion_assets.registry.lineage import manifest_key, model_detail
 from aion_assets.registry.models import ModelStatus
 from aion_assets.registry.resources import RegistryResource
 from aion_assets.registry.sensors import approved_promotions_sensor
-from aion_assets.registry.store import SqlRegistryStore
+from aion_assets.registry.sql_store import SqlRegistryStore
 from aion_assets.registry.webhooks import SIGNATURE_HEADER, verify
 from aion_assets.seal.assets import CHECK_NAME, evaluation_report, lora_adapter
 from aion_assets.seal.partitions import TENANT_DOMAINS, tenant_domain_partitions

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aion_assets.core.db import make_engine
 from aion_assets.registry.models import ModelStatus, RouteIn
-from aion_assets.registry.store import SqlRegistryStore
+from aion_assets.registry.sql_store import SqlRegistryStore
 from tests.conftest import Database
 from tests.registry.conftest import version_in
 

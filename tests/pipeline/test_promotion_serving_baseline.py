@@ -20,7 +20,7 @@ import yaml
 from aion_assets.memory.assets import interactions
 from aion_assets.memory.store import MemoryStore
 from aion_assets.registry.models import ModelStatus, ModelVersionIn, RouteIn
-from aion_assets.registry.store import SqlRegistryStore
+from aion_assets.registry.sql_store import SqlRegistryStore
 from aion_assets.seal.assets import evaluation_report, lora_adapter
 from aion_assets.seal.datasets import assets as dataset_assets
 from aion_assets.seal.definitions import build_definitions

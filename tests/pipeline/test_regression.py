@@ -21,7 +21,7 @@ from aion_assets.memory.resources import MemoryStoreResource
 from aion_assets.memory.store import MemoryStore
 from aion_assets.registry.models import ModelStatus, RouteIn
 from aion_assets.registry.resources import RegistryResource
-from aion_assets.registry.store import SqlRegistryStore
+from aion_assets.registry.sql_store import SqlRegistryStore
 from aion_assets.seal.config import load_seal_config
 from aion_assets.seal.regression import ACTOR, judge
 from aion_assets.seal.resources import SealResource

@@ -17,7 +17,7 @@ from aion_assets.core.auth import TokenVerifier, mint_token
 from aion_assets.core.db import make_engine
 from aion_assets.core.settings import Settings
 from aion_assets.registry.models import ModelStatus, ModelVersion, ModelVersionIn
-from aion_assets.registry.store import SqlRegistryStore
+from aion_assets.registry.sql_store import SqlRegistryStore
 
 SECRET = "registry-secret-" + "r" * 24
 

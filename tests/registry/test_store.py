@@ -19,7 +19,7 @@ from aion_assets.core.auth import ForbiddenError
 from aion_assets.core.db import make_engine
 from aion_assets.core.errors import ConflictError, NotFoundError
 from aion_assets.registry.models import TRANSITIONS, ModelStatus, ModelVersion, RouteIn
-from aion_assets.registry.store import SqlRegistryStore
+from aion_assets.registry.sql_store import SqlRegistryStore
 from tests.registry.conftest import manifest_hash, version_in
 
 

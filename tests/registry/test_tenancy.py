@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from aion_assets.core.db import make_engine, tenant_transaction
 from aion_assets.registry.models import DeploymentIn, EvaluationImportIn, ModelStatus, RouteIn
-from aion_assets.registry.store import SqlRegistryStore
+from aion_assets.registry.sql_store import SqlRegistryStore
 from aion_assets.registry.tables import TENANT_TABLES
 from tests.registry.conftest import version_in
 

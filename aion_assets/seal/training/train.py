@@ -209,8 +209,9 @@ def _make_trainer_classes() -> tuple[type, type]:
             elapsed = max(time.monotonic() - self.started, 1e-9)
             rate = self.tokens() / elapsed
             if self.progress is not None:
-                self.progress(step, loss, rate)
-            log.info("step %d loss %.4f %.0f tokens/s", step, loss, rate)
+                self.progress(step, loss, rate)  # the caller decides which steps reach its log
+            else:
+                log.info("step %d loss %.4f %.0f tokens/s", step, loss, rate)
 
     return LoraTrainer, Control
 
