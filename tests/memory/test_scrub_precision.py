@@ -1,12 +1,14 @@
-"""Protects the scrubber's precision on ordinary support text (aion_assets/memory/scrub*.py).
+"""Protects the scrubber's precision on ordinary support text (aion_assets/memory/scrub/).
 
 What the SEAL loop learns from must survive scrubbing: the facts and the house style of the demo
 support domains (aion_assets/demo/, ``acme/support`` and ``globex/billing``).
 
-- with a tenant allow-list of its company and catalogue names, (almost) nothing of the two demo
-  domains is replaced, and every greeting and sign-off is left as written;
-- with only the company names allow-listed, button labels, headings, plan words, lower-case
-  phrases, quantities with units and the company in greetings and sign-offs still survive;
+- what stock Presidio takes in ordinary text is scrubbed unless the tenant's vocabulary keeps it
+  (issue 11: never worse than stock); the project's own recognizers add (almost) nothing on the
+  two demo domains, and every greeting and sign-off is left as written once the company's own
+  names are allow-listed;
+- with only the company names allow-listed, the project's own recognizers take no button label,
+  heading, plan word, lower-case phrase, quantity with unit or company in a greeting or sign-off;
 - allow-listed single words and multi-word terms survive whatever their case or line breaks;
 - recall guards: the same sentences with real names, places and addresses in them are still
   scrubbed, so precision was not bought by missing PII.
@@ -24,7 +26,9 @@ from aion_assets.demo import DemoDomain, generate_domain
 from aion_assets.memory.scrub.engine import Scrubber, ScrubPolicy, Span, get_scrubber
 from aion_assets.memory.scrub.words import common_english
 
-COMPANIES = {"acme/support": ("Acme",), "globex/billing": ("Globex",)}
+# The companies' own names (the frames sign as "Acme Support", "Globex Billing Services").
+COMPANIES = {"acme/support": ("Acme", "Acme Support"),
+             "globex/billing": ("Globex", "Globex Billing", "Globex Billing Services")}
 # Generic words of the demo domains that are no one's name and no place.
 GENERIC = ("Mode", "Boost", "Reset", "Home", "Power", "Menu", "Settings", "Roaming", "Billing")
 LOWER_PHRASES = ("bin sensor", "door switch", "door firmly", "general fault", "line open", "due date", "bill due")
@@ -58,16 +62,29 @@ def _spans(scrubber: Scrubber, texts: list[str], policy: ScrubPolicy) -> list[tu
     return [(t, s) for t, spans in zip(texts, scrubber.analyze_many(texts, policy), strict=True) for s in spans]
 
 
+def _beyond_stock(scrubber: Scrubber, texts: list[str], policy: ScrubPolicy) -> list[tuple[str, Span]]:
+    """Our spans that replace a letter or digit no stock Presidio span covers (the project's own additions)."""
+    out = []
+    for t, ours, stock in zip(texts, scrubber.analyze_many(texts, policy), scrubber.stock_many(texts), strict=True):
+        covered = {i for s in stock for i in range(s.start, s.end)}
+        out.extend((t, s) for s in ours if any(t[i].isalnum() and i not in covered for i in range(s.start, s.end)))
+    return out
+
+
 @pytest.mark.slow
 def test_demo_domains_survive_with_catalogue_allow_list(scrubber: Scrubber, domains: dict[str, DemoDomain]) -> None:
+    # Stock Presidio takes product codes and button words ("Mode", "VB-9749") for names: those are
+    # always scrubbed unless the tenant's (learned) vocabulary keeps them (issue 11). What is asserted
+    # here is that the project's own recognizers add (almost) nothing, and that the frames survive
+    # once the company's own names are allow-listed.
     total = 0
     for name, d in domains.items():
         texts = _texts(d)
         catalogue = _catalogue(texts)
         assert len(catalogue) >= 8, catalogue  # the regexes still find the catalogue
         policy = ScrubPolicy(allow_list=COMPANIES[name] + catalogue)
+        total += len(_beyond_stock(scrubber, texts, policy))
         results = scrubber.scrub_many(texts, policy)
-        total += sum(sum(r.counts.values()) for r in results)
         framed = 0
         for original, r in zip(texts, results, strict=True):  # noise edits may lack the frame
             if original.startswith(d.style.greeting):
@@ -76,7 +93,7 @@ def test_demo_domains_survive_with_catalogue_allow_list(scrubber: Scrubber, doma
             if original.endswith(d.style.sign_off):
                 assert r.text.endswith(d.style.sign_off), r.text
         assert framed >= len(d.self_edits()) // 2
-    assert total <= 5, f"{total} values replaced in the demo domains"
+    assert total <= 5, f"{total} values replaced in the demo domains beyond what stock Presidio replaces"
 
 
 @pytest.mark.slow
@@ -85,7 +102,7 @@ def test_demo_domains_keep_generic_words_with_company_allow_list(
 ) -> None:
     for name, d in domains.items():
         texts = _texts(d)
-        found = _spans(scrubber, texts, ScrubPolicy(allow_list=COMPANIES[name]))
+        found = _beyond_stock(scrubber, texts, ScrubPolicy(allow_list=COMPANIES[name]))
         replaced = [t[s.start : s.end] for t, s in found]
         for value in replaced:
             assert value not in GENERIC and value.lower() not in LOWER_PHRASES, (name, value)
@@ -117,7 +134,10 @@ SAFE_SUPPORT_TEXT = [
 
 @pytest.mark.parametrize("text", SAFE_SUPPORT_TEXT)
 def test_support_text_is_not_taken_for_pii(scrubber: Scrubber, text: str) -> None:
-    result = scrubber.scrub(text, ScrubPolicy(allow_list=("Acme", "Globex")))
+    # What stock Presidio takes ("Mode", "Pulse 10") goes unless the vocabulary keeps it (issue 11);
+    # the project's own recognizers must take nothing here.
+    taken_by_stock = tuple(text[s.start : s.end] for s in scrubber.stock_many([text])[0])
+    result = scrubber.scrub(text, ScrubPolicy(allow_list=("Acme", "Globex"), vocabulary=taken_by_stock))
     assert result.text == text
     assert result.counts == {}
 
@@ -129,7 +149,7 @@ def test_support_text_is_not_taken_for_pii(scrubber: Scrubber, text: str) -> Non
         (("Zenith",), "is zenith 40 cheaper than ZENITH 80?", "zenith"),
         (("Zenith",), "is zenith 40 cheaper than ZENITH 80?", "ZENITH"),
         (("Brira",), "I'm thinking of buying the Acme Brira smart thermostat.", "Brira"),
-        (("Acme",), "I'm thinking of buying the Acme Brira smart thermostat.", "Acme Brira"),
+        (("Acme",), "I'm thinking of buying the Acme Brira smart thermostat.", "Acme"),
         (("Fenmar Go",), "the Fenmar Go travel pass costs $12.95 per day", "Fenmar Go"),
         (("Globex Billing Services",), "Kind regards,\nGlobex Billing\nServices", "Globex Billing\nServices"),
         (("Jordan Assistant",), "Ask jordan assistant about it.", "jordan assistant"),
@@ -138,6 +158,16 @@ def test_support_text_is_not_taken_for_pii(scrubber: Scrubber, text: str) -> Non
 def test_allow_listed_terms_survive(scrubber: Scrubber, allow: tuple[str, ...], text: str, kept: str) -> None:
     result = scrubber.scrub(text, ScrubPolicy(allow_list=allow))
     assert kept in result.text, result.text
+
+
+def test_rest_of_a_stock_detection_goes_unless_the_vocabulary_keeps_it(scrubber: Scrubber) -> None:
+    # stock Presidio takes "Acme Brira" for a person: "Acme" allow-listed keeps only "Acme" ...
+    text = "I'm thinking of buying the Acme Brira smart thermostat."
+    assert "Acme Brira" in [text[s.start : s.end] for s in scrubber.stock_many([text])[0]]
+    out = scrubber.scrub(text, ScrubPolicy(allow_list=("Acme",))).text
+    assert "Acme" in out and "Brira" not in out
+    # ... and the learned vocabulary keeps the product name
+    assert scrubber.scrub(text, ScrubPolicy(allow_list=("Acme",), vocabulary=("Brira",))).text == text
 
 
 def test_allow_list_does_not_shield_a_real_name(scrubber: Scrubber) -> None:

@@ -8,10 +8,12 @@ anchor (a street with its number, or a postcode with its town) or two weak ones 
 without number, a flat/unit designator, a bare house number line).
 
 Formats covered: US/UK/IE/AU/IN "<number> <Name> <suffix>" with unit lines (Apt, Suite, Flat,
-Studio); German/Dutch/Scandinavian compounds ("Hauptstraße 5", "Kerkstraat 12", "Harloffring 5-7");
+Studio), also typed in lower case ("22 baker street", "12 rue de rivoli", "flat 3", "m1 2ab",
+"il 62704", "75001 paris": lower-case postcodes only join a street, they never stand alone);
+German/Dutch/Scandinavian compounds ("Hauptstraße 5", "Kerkstraat 12", "Harloffring 5-7");
 French "<number>, rue ..."; Italian/Spanish/Portuguese "Via/Calle/Rua ... <number>"; Indian
-"H.No. 12", "12/904, ..."; postcodes of the US (with state), UK, NL, DE/FR/IT/ES (5 digits),
-IN (6 digits).
+"H.No. 12", "12/904, ..."; postcodes of the US (with state), UK, CA ("ON M5H 2M9"), AU
+("Sydney NSW 2000"), NL, DE/FR/IT/ES (5 digits), IN (6 digits).
 
 A quantity with its unit is never an anchor ("1000 MB", "5 GB", "30 days", "2 hours"); a Dutch
 postcode whose letters spell a unit ("1012 MB Amsterdam") is only a weak anchor, so it needs a
@@ -105,17 +107,45 @@ _STRONG = [
     rf"{_NAME},[ \t]+\d{{5}}(?![\w-])",  # ES: Provincia, 28001
     rf"(?<![\w-])[{_UP}][a-zà-ÿ][^\W\d_]*(?:[ \t]+{_W}){{0,2}}[ \t-]\d{{6}}(?![\w-])",  # IN: City-123456
 ]
+# Lower-case forms people type in chat ("22 baker street", "12 rue de rivoli"): only unmistakable
+# street words, since a lower-case name has no capital to tell it from ordinary words.
+_LOWER_SUFFIX = (
+    "street|st|road|rd|avenue|ave|lane|ln|drive|boulevard|blvd|court|ct|place|terrace|close|crescent|"
+    "square|highway|hwy|parkway|pkwy|circle|grove|gardens|mews"
+)
+_LOWER_PREFIX = "rue|avenue|boulevard|chemin|impasse|allée|quai|via|viale|piazza|corso|calle|avenida|paseo|rua"
+_LW = r"[a-zà-ÿ][a-zà-ÿ'’-]+"
+# Words that never start or fill a lower-case street name: "takes 3 days to close" is no address.
+_NOT_STREET = (
+    r"(?!(?:to|the|a|an|of|in|on|at|for|and|or|is|are|was|be|by|with|from|per|your|my|our|it|this|that|more|"
+    r"days?|weeks?|months?|years?|hours?|minutes?|mins?|seconds?|times?|items?|units?|users?|people|percent|"
+    r"[kmgt]b|easy|simple|quick|new|old|free|extra)\b)"
+)
+_STRONG += [
+    rf"(?<![\w/-]){_NUM},?[ \t]+(?:{_NOT_STREET}{_LW}[ \t]+){{1,3}}(?:{_LOWER_SUFFIX})\b\.?"
+    rf"(?:,?[ \t]+(?i:{_UNIT})[ \t]*[\w/-]+)?",
+    rf"(?<![\w/-]){_NUM},?[ \t]+(?:{_LOWER_PREFIX})[ \t]+(?:{_PART}[ \t]+)?{_LW}(?:[ \t]+{_LW})?",
+    # CA: (ON) M5H 2M9; AU: (Sydney) NSW 2000
+    r"\b(?:(?:AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT)[ \t]+)?[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z][ \t]?\d"
+    r"[ABCEGHJ-NPRSTV-Z]\d\b",
+    rf"(?:{_NAME}[ \t]+)?\b(?:NSW|VIC|QLD|WA|SA|TAS|ACT|NT)[ \t]+\d{{4}}\b",
+]
 _WEAK = [
+    rf"(?:{_LW}[ \t]+)?\b[a-z]{{1,2}}\d[a-z\d]?[ \t]+\d[a-z]{{2}}\b",  # (manchester) m1 2ab, beside a street only
+    r"(?<![\w-])[a-z]{2}[ \t]+\d{5}(?:-\d{4})?\b",  # lower-case US state + ZIP
+    r"(?<![\w#$€£.,-])\d{5}[ \t]+[a-zà-ÿ]{3,}\b",  # lower-case 75001 paris
+    rf"(?i:{_UNIT})[ \t]*\d[\w/-]*",  # Studio 6 / Flat 12 / apt 4b
     rf"{_NAME}[ \t]+(?:{_SUFFIX})\b\.?",  # street name without number
     rf"(?i:{_PREFIX})[ \t]+(?:{_PART}[ \t]*)?{_NAME}",  # rue Bonnet
-    rf"{_UNIT}[ \t]*\d[\w/-]*",  # Studio 6 / Flat 12 / Apt. 3
     r"(?<![\w.,/-])\d{1,5}(?:/\d{1,5})?(?=[ \t]*\n)",  # a house number alone on its line
     rf"(?<![\w#-])\d{{4}}[ \t]?(?:{_UNIT_LETTERS})\b,?[ \t]*\n?[ \t]*{_NAME}",  # NL postcode that spells a unit
 ]
 _STRONG_RE = [re.compile(p) for p in _STRONG]
 _WEAK_RE = [re.compile(p) for p in _WEAK]
 _GAP = re.compile(r"[ \t]*(?:[,;][ \t]*\n?|\n|[ \t])[ \t]*")
-_FILLER = re.compile(rf"[ \t]*[,\n][ \t]*{_NAME}(?:[ \t]*\([A-Z]{{2}}\))?[ \t]*[,\n][ \t]*")
+_FILLER = re.compile(
+    rf"[ \t]*[,\n][ \t]*(?:{_NAME}|{_LW}(?:[ \t]+{_LW})?)(?:[ \t]*\([A-Z]{{2}}\))?[ \t]*(?:[,\n][ \t]*)?"
+)
 _TOWN_TAIL = re.compile(rf"[ \t]*\n[ \t]*{_NAME}(?=[ \t]*(?:\n|$))")
 
 

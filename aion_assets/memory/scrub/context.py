@@ -7,9 +7,9 @@ product names ("the Zenith 40 plan"), and the company itself in greetings and si
 them destroys the facts and the house style that the dataset must teach, so a PERSON or
 LOCATION candidate is dropped (``is_not_a_name``) when:
 
-- it is an organisation: it contains, or is followed by, an organisation word ("Support",
-  "Services", "Team", "Billing", "Inc", "GmbH"...), or it follows "thank you for contacting",
-  "for reaching out to", "welcome to", "on behalf of";
+- it is an organisation: it contains an organisation word ("Support", "Services", "Team",
+  "Billing", "Inc", "GmbH"...), or, holding no known first name, is followed by one or follows
+  "thank you for contacting", "for reaching out to", "welcome to", "on behalf of";
 - it is a PERSON of one word that is a frequent English word (``scrub_words.common_english()``:
   "Mode", "Boost", "Billing", "Zenith"), or of several words that all are and none is a first
   name, unless the context says person strongly (a title, "Dear", "I'm", "my name is", "ask X
@@ -21,6 +21,9 @@ LOCATION candidate is dropped (``is_not_a_name``) when:
 The word list alone does not veto a place (WordNet, one of its sources, knows "Bavaria" and
 "Trinidad"), nor a PERSON word that touches another PERSON candidate ("Selena van den" +
 "Brink"): surnames are often words.
+
+These rules only ever drop the project's own candidates: what Presidio as it comes detects is
+never dropped by them (``engine``), so they cannot make the scrubber worse than stock.
 
 Plain functions over the text; no spaCy needed. Importing this module loads nothing heavy.
 """
@@ -52,7 +55,11 @@ _STRONG_BEFORE = re.compile(
     r"(?:spoke|speak|talked|talk)\s+(?:to|with)|contact|forward\s+(?:this|it)\s+to|signed)[,:]?)\s+$",
     re.IGNORECASE,
 )
-_GREETING_BEFORE = re.compile(r"\b(?:hi|hello|hey|thanks|thank\s+you|regards|cheers|bye)[,!]?\s+$", re.IGNORECASE)
+_GREETING_BEFORE = re.compile(
+    r"\b(?:hi|hello|hey|thanks|thank\s+you|regards|cheers|bye|good\s+news|great\s+news|"
+    r"good\s+(?:morning|afternoon|evening)|welcome(?:\s+back)?|sorry|congrats|congratulations)[,!]?\s+$",
+    re.IGNORECASE,
+)
 _STRONG_AFTER = re.compile(
     r"^\s+(?:said|says|wrote|writes|asked|asks|called|reported|mentioned|told|replied|confirmed|complained|"
     r"here|from\s+(?:the\s+)?(?:\w+\s+)?(?:team|department|office))\b",
@@ -64,19 +71,29 @@ _MODEL_NUMBER = re.compile(r"[ -]\d{1,4}(?![\d.,:/-]?\d)(?![ \t]+\d)")
 
 
 def _strong_person_cue(text: str, start: int, end: int) -> bool:
+    from aion_assets.memory.scrub.recognizers import PERSON_ACTION_AFTER
+
     before = text[max(0, start - 30) : start]
-    if _STRONG_BEFORE.search(before) or _STRONG_AFTER.match(text[end:]):
+    if _STRONG_BEFORE.search(before) or _STRONG_AFTER.match(text[end:]) or PERSON_ACTION_AFTER.match(text[end:]):
         return True
     # "Hi Bill," / "Thanks, Grace!" - a greeting with the word alone up to the punctuation
     return bool(_GREETING_BEFORE.search(before)) and re.match(r"\s*(?:[,!.:]|$)", text[end:]) is not None
 
 
 def is_organisation(text: str, start: int, end: int) -> bool:
-    """True when TEXT[START:END] reads as a company or department, not a person or a place."""
+    """True when TEXT[START:END] reads as a company or department, not a person or a place.
+
+    A phrase that holds a known first name is a person even after "thank you for contacting" or
+    before "Support": "Thank you for contacting Laura Schmidt", "Customer Kevin Brown Support ticket".
+    """
     words = [w.group() for w in _WORD.finditer(text, start, end)]
+    if any(w[0].isupper() and w.lower() in ORG_WORDS for w in words):
+        return True
+    if has_name_evidence(text[start:end]):
+        return False
     after = re.match(r"[ \t]+([A-Z][\w'’]*)(?:[ \t]+([A-Z][\w'’]*))?", text[end:])
     following = [w for w in after.groups() if w] if after else []
-    if any(w[0].isupper() and w.lower() in ORG_WORDS for w in words + following):
+    if any(w[0].isupper() and w.lower() in ORG_WORDS for w in following):
         return True
     return bool(_ORG_CUE.search(text[max(0, start - 40) : start]))
 

@@ -12,7 +12,9 @@ on first use and cached for the process. Data sources, all installed packages, n
 Why each recognizer exists (stock Presidio + the small spaCy model miss these):
 ``StreetAddressRecognizer`` (Presidio has none), ``PlaceRecognizer`` (spaCy-sm labels many towns
 ORG/PERSON or nothing), ``LocationCueRecognizer`` (unknown towns after "in"/"from"),
-``PersonNameRecognizer`` (lower-case names, names spaCy labels ORG; a lower-case name never starts
+``PersonNameRecognizer`` (lower-case names, names spaCy labels ORG, a first name alone before what
+people do, "Rose will call you back", or addressed at a sentence start, "Maria, your hub ..."; a
+lower-case name never starts
 with a frequent English word, ``scrub_words``, unless a verb that follows names or a cue before a
 surname that is no word says so, and never follows an article, possessive, adjective or noun:
 "door switch", "line open", "my bill due" are not names), ``PhoneRecognizer`` (more
@@ -154,7 +156,9 @@ _TITLES = re.compile(
 _NAME_CUES = re.compile(
     r"(?:\b(?:i'?m|i am|name is|name's|this is|dear|hi|hello|hey|thanks|thank you|regards|cheers|cc|"
     r"contact|call|ask|asked|ask for|talked to|talk to|spoke (?:to|with)|speak (?:to|with)|by|holder|"
-    r"cardholder|customer|technician|agent|belongs to|manual to|from|with|and|for)[,:]?|[,:;(])\s+$",
+    r"cardholder|customer|technician|agent|belongs to|manual to|from|with|and|for|good news|great news|"
+    r"good (?:morning|afternoon|evening)|morning|welcome back|welcome|sorry|congrats|congratulations|"
+    r"okay|ok|yes|well)[,:]?|[,:;(])\s+$",
     re.IGNORECASE,
 )
 _CLOSED_POS = frozenset({"AUX", "DET", "PRON", "ADP", "CCONJ", "SCONJ", "PART", "NUM", "PUNCT", "SYM"})
@@ -166,6 +170,17 @@ _DETERMINERS = frozenset(
 _AFTER_NAME = re.compile(
     r"^\s+(?:said|says|wrote|writes|asked|asks|called|reported|mentioned|told|replied|confirmed|"
     r"complained|here)\b",
+    re.IGNORECASE,
+)
+# What people, not things, do next: "Rose will call you back", "Mark has called twice". A bill
+# "will be sent", a mark "will appear": neither follows.
+PERSON_ACTION_AFTER = re.compile(
+    r"^[ \t]+(?:(?:will|would|can|could|shall|should|may|might)[ \t]+(?:be[ \t]+)?"
+    r"(?:call|ring|phone|text|e-?mail|contact|reach|get[ \t]+back|follow|help|assist|visit|check|look|handle|"
+    r"review|reply|respond|in[ \t]+touch|with[ \t]+you|back)\w*"
+    r"|(?:has|had)[ \t]+(?:called|rung|phoned|emailed|written|asked|said|confirmed|complained|replied)"
+    r"|(?:called|rang|phoned|emailed|said|says|asked|asks|wrote|told|replied|mentioned|confirmed|reported|"
+    r"complained|promised|explained)\b|is[ \t]+(?:calling|on[ \t]+leave|out[ \t]+of[ \t]+office|away))",
     re.IGNORECASE,
 )
 
@@ -277,7 +292,7 @@ class AionPersonRecognizer(EntityRecognizer):
         out: list[RecognizerResult] = []
 
         def joined(a: int, b: int) -> bool:
-            return re.fullmatch(r" ", text[words[a].end() : words[b].start()]) is not None
+            return re.fullmatch(r"[ \t]{1,3}", text[words[a].end() : words[b].start()]) is not None
 
         def surname_like(k: int, upper: bool) -> bool:
             g = words[k].group()
@@ -348,6 +363,11 @@ class AionPersonRecognizer(EntityRecognizer):
                 score = 0.8 if upper else (0.7 if cue else 0.6)
             elif cue and (upper or titled):
                 score = 0.6
+            elif upper and known and PERSON_ACTION_AFTER.match(text[w.end() :]):
+                score = 0.6  # a first name alone before what people do: "Rose will call you back"
+            elif (upper and known and text[w.end() : w.end() + 1] in (",", ":", "!")
+                  and text[max(0, w.start() - 8) : w.start()].rstrip(" \t")[-1:] in ("", ".", "!", "?", "\n")):
+                score = 0.6  # a first name addressed at a sentence start: "Maria, your hub ships today."
             else:
                 i += 1
                 continue
