@@ -23,7 +23,9 @@ def demo(ingest_only: bool) -> None:
 
     settings = get_settings()
     home = settings.resolved_home
-    home.mkdir(parents=True, exist_ok=True)
+    from aion_assets.core.files import make_private_dir
+
+    make_private_dir(home)  # 0700: the embedded default keeps PII here
     click.echo(f"AION_HOME={home}")
     click.echo(f"database: {settings.db_url_display}")
     revision = upgrade(settings.db_admin_url, settings.db_url if settings.database_url else None)

@@ -220,7 +220,7 @@ class TokenVerifier:
             raise AuthError("malformed token") from exc
         alg = header.get("alg")
         key = self._keys.get(alg) if isinstance(alg, str) else None
-        if key is None:
+        if key is None or not isinstance(alg, str):
             raise AuthError(f"token algorithm {alg!r} is not accepted (accepted: {', '.join(self._keys)})")
         required = ["exp", "tenant_id"]
         if self._max_ttl is not None:

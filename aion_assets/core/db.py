@@ -195,6 +195,8 @@ def _set_tenant(conn: Connection, tenant_id: str) -> None:
     and the COMMIT. A driver error is wrapped as SQLAlchemy wraps its own, so ``translate_errors`` sees it alike.
     """
     raw = conn.connection.driver_connection
+    if raw is None:  # a pooled connection always has one while checked out
+        raise StoreUnavailableError("database connection was closed")
     dbapi = conn.dialect.loaded_dbapi
     try:
         with raw.pipeline():

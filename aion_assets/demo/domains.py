@@ -1,8 +1,12 @@
-"""The demo domains by name: ``acme/support`` (home-device support) and ``globex/billing`` (telecom billing).
+"""The demo domains by name: ``acme/support`` (home-device support) and ``globex/billing`` (telecom billing),
+and the stranger ``velocia/service`` (e-bike service desk).
 
-Two different companies go through the same generator (:mod:`aion_assets.demo.generator`), so
+Different companies go through the same generator (:mod:`aion_assets.demo.generator`), so
 that "a domain it has never seen" is a real test. Adding a company is a template under
 ``templates/`` plus a module with its ``COMPANY`` (the code inventing its values), listed here.
+``DOMAINS`` are the demo's own (what ``aion demo`` ingests, with committed scenario files);
+``STRANGER_DOMAINS`` are companies the scrubber was never tuned on (issue 11), posted with
+nothing configured.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ from aion_assets.core.errors import ConfigError
 from aion_assets.demo.acme import COMPANY as ACME
 from aion_assets.demo.generator import DEFAULT_EVAL_SHARE, Company, DemoDomain, generate
 from aion_assets.demo.globex import COMPANY as GLOBEX
+from aion_assets.demo.velocia import COMPANY as VELOCIA
 
-COMPANIES: dict[str, Company] = {c.name: c for c in (ACME, GLOBEX)}
-DOMAINS = tuple(COMPANIES)
+COMPANIES: dict[str, Company] = {c.name: c for c in (ACME, GLOBEX, VELOCIA)}
+#: The demo's own domains.
+DOMAINS: tuple[str, ...] = (ACME.name, GLOBEX.name)
+#: Companies the recognizers were never tuned on.
+STRANGER_DOMAINS: tuple[str, ...] = (VELOCIA.name,)
 
 
 def generate_domain(
@@ -30,7 +38,8 @@ def generate_domain(
     """Generate one fictional domain.
 
     Args:
-        name: ``"acme/support"`` (home-device support) or ``"globex/billing"`` (telecom billing).
+        name: ``"acme/support"`` (home-device support), ``"globex/billing"`` (telecom billing) or
+            ``"velocia/service"`` (e-bike service desk, the stranger).
         seed: everything (names, values, paraphrases, ids, rewards) follows from it.
         n_facts: number of question items (each with its own key facts).
         paraphrases_per_question: interactions per question (different wordings of it).

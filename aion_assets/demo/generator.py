@@ -91,17 +91,13 @@ class DemoDomain:
         return self.spec.style
 
     def scrub_allow_list(self) -> list[str]:
-        """Terms the tenant's scrub policy must keep: its catalog, not personal data.
+        """What the demo tenant types into its scrub allow-list: its company name, nothing else.
 
-        Presidio's NER takes invented product and company names ("Acme Support", "Helix 20",
-        "Boost" button) for persons or places; without this allow-list (``tenants.config["scrub"]
-        ["allow_list"]``) the house greeting and many key facts would reach training as
-        ``<PERSON>``. It lists the greeting and sign-off lines, the catalog's names and every key
-        fact - what a tenant configures for its own product catalog.
+        The catalogue (product, plan and app names, model numbers, error codes) and the house
+        greeting are not listed: the pipeline learns them from the tenant's own answers
+        (``seal/tenant_vocabulary``), as it must for any tenant that configures nothing.
         """
-        terms = [self.style.greeting, *self.style.sign_off.splitlines(), *self.catalog_terms]
-        terms += [f for q in self.questions for f in q.facts]
-        return [t for t in dict.fromkeys(t.strip() for t in terms) if t]
+        return [self.spec.company]
 
     def interactions(self) -> list[dict[str, Any]]:
         """Interaction rows in the memory store's shape (JSON-serializable)."""

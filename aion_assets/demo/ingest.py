@@ -1,19 +1,22 @@
 """Posting a demo sample through the memory API over HTTP, as a gateway would.
 
 ``ingest_sample`` serves the FastAPI app in-process on a free loopback port, configures each
-demo tenant as a real one is configured (its agent's domain and system prompt, its catalogue on
-the scrub allow-list) and sends the domain's traffic and reviews through ``MemoryClient``.
+demo tenant as a real one is configured (its agent's domain and system prompt, its company name
+on the scrub allow-list; its catalogue is learned from its answers) and sends the domain's
+traffic and reviews through ``MemoryClient``.
 Re-running it is safe: the sample has fixed ids, so the second run stores nothing new.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
 
 from aion_assets.app import app_from_settings
 from aion_assets.core.auth import mint_token
+from aion_assets.core.db import make_engine
 from aion_assets.core.serve import serve_in_thread
 from aion_assets.core.settings import Settings
 from aion_assets.demo.domains import DOMAINS, generate_domain
@@ -41,8 +44,10 @@ _EDIT_FIELDS = (
 
 def configure_demo_tenant(store: MemoryStore, domain: DemoDomain) -> None:
     """Give a demo tenant what a real one configures: its agent's domain and system prompt, and
-    its product catalogue on the scrub allow-list (Presidio takes invented product names and the
-    "Acme Support" greeting for persons otherwise).
+    its company name on the scrub allow-list (the rest of its catalogue is learned from its answers).
+
+    STORE must connect as the schema owner on PostgreSQL (the application role may not change
+    tenant settings).
 
     Raises:
         ConfigError: the resulting tenant config is invalid (a bug in the template data).
@@ -82,13 +87,18 @@ def ingest_sample(
     secret = settings.jwt_signing_secret()
     summary: dict[str, Any] = {}
     app = app_from_settings(settings)
+    # Tenant settings are changed as the schema owner, as `aion tenant` does.
+    owner_engine = make_engine(settings.db_admin_url, pool_size=1)
+    owner_store = MemoryStore(owner_engine)
     started = time.perf_counter()
-    with serve_in_thread(app) as base:
+    with contextlib.ExitStack() as stack:
+        stack.callback(owner_engine.dispose)
+        base = stack.enter_context(serve_in_thread(app))
         echo(f"API serving on {base} (OpenAPI at {base}/docs)")
         for name in domains:
             domain = generate_domain(name)
             tenant = domain.spec.tenant_id
-            configure_demo_tenant(MemoryStore(app.state.engine), domain)
+            configure_demo_tenant(owner_store, domain)
             token = mint_token(
                 secret, tenant_id=tenant, roles=["writer", "reviewer"], subject=f"demo-reviewer@{tenant}"
             )

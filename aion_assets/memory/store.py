@@ -9,6 +9,7 @@ all-or-nothing and idempotent by id.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator, Sequence
@@ -24,6 +25,7 @@ from aion_assets.core.db import tenant_transaction, translate_errors
 from aion_assets.core.errors import ConflictError, NotFoundError
 from aion_assets.memory import tables as t
 from aion_assets.memory.models import (
+    EditorType,
     EditStatus,
     Evaluation,
     EvaluationIn,
@@ -33,6 +35,7 @@ from aion_assets.memory.models import (
     SelfEditIn,
     SelfEditPage,
     Tenant,
+    sane_utc,
     utc,
 )
 
@@ -112,8 +115,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         ts, rid = json.loads(raw)
-        return utc(datetime.fromisoformat(ts)), uuid.UUID(rid)
-    except (ValueError, TypeError) as exc:
+        # sane_utc: a forged cursor dated year 1 at +01:00 overflowed in utc() and gave a 500.
+        return sane_utc(datetime.fromisoformat(ts)), uuid.UUID(rid)
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         raise InvalidCursorError("cursor is not one this API issued") from exc
 
 
@@ -133,12 +137,27 @@ class MemoryStore:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         return dialect.insert(table)
 
-    def _ensure_tenant(self, conn: Connection, tenant_id: str) -> None:
+    def _ensure_tenant(self, conn: Connection, tenant_id: str) -> bool:
+        """Insert TENANT_ID's row unless it is known to exist; True when the insert was sent."""
         if tenant_id in self._known_tenants:
-            return
+            return False
         stmt = self._insert(conn, t.tenants).values(tenant_id=tenant_id, config={}, created_at=_now())
         conn.execute(stmt.on_conflict_do_nothing(index_elements=["tenant_id"]))
-        self._known_tenants.add(tenant_id)
+        return True
+
+    @contextlib.contextmanager
+    def _tenant_writes(self, tenant_id: str) -> Iterator[Connection]:
+        """A write transaction of TENANT_ID that first makes sure the tenant's row exists.
+
+        The tenant is remembered as existing only after the transaction has committed: when a
+        first request fails (a 409, a refused value, a lost commit), its tenants row is rolled
+        back with everything else, and the next request inserts it again.
+        """
+        with tenant_transaction(self.engine, tenant_id) as conn:
+            inserted = self._ensure_tenant(conn, tenant_id)
+            yield conn
+        if inserted:
+            self._known_tenants.add(tenant_id)
 
     # -- interactions -------------------------------------------------------------------
 
@@ -180,8 +199,7 @@ class MemoryStore:
             )
         if not rows:
             return [], 0
-        with tenant_transaction(self.engine, tenant_id) as conn:
-            self._ensure_tenant(conn, tenant_id)
+        with self._tenant_writes(tenant_id) as conn:
             created = self._insert_interaction_rows(conn, rows)
             replayed = [row["id"] for row in rows if row["id"] not in created]
             stored: dict[uuid.UUID, Interaction] = {}
@@ -244,7 +262,7 @@ class MemoryStore:
 
     def get_interaction(self, tenant_id: str, interaction_id: uuid.UUID) -> Interaction:
         """Return one interaction of TENANT_ID; NotFoundError if absent or another tenant's."""
-        with tenant_transaction(self.engine, tenant_id) as conn:
+        with tenant_transaction(self.engine, tenant_id, read_only=True) as conn:
             row = conn.execute(
                 sa.select(t.interactions).where(
                     t.interactions.c.id == interaction_id, t.interactions.c.tenant_id == tenant_id
@@ -314,7 +332,7 @@ class MemoryStore:
 
     def get_self_edit(self, tenant_id: str, edit_id: uuid.UUID) -> SelfEdit:
         """Return one self-edit of TENANT_ID; NotFoundError if absent or another tenant's."""
-        with tenant_transaction(self.engine, tenant_id) as conn:
+        with tenant_transaction(self.engine, tenant_id, read_only=True) as conn:
             row = conn.execute(
                 sa.select(t.self_edits).where(t.self_edits.c.id == edit_id, t.self_edits.c.tenant_id == tenant_id)
             ).first()
@@ -372,8 +390,18 @@ class MemoryStore:
         agent_id: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        editor_type: EditorType | None = None,
+        reason_code: str | None = None,
+        min_reward: float | None = None,
+        max_reward: float | None = None,
     ) -> SelfEditPage:
         """A page of TENANT_ID's self-edits, oldest first.
+
+        Args:
+            status, agent_id, editor_type, reason_code: keep only edits with this value.
+            min_reward, max_reward: keep only edits whose reward lies in [MIN_REWARD, MAX_REWARD].
+            limit: page size.
+            cursor: ``next_cursor`` of the previous page (the same filters must be passed again).
 
         Raises:
             InvalidCursorError: CURSOR was not issued by this store.
@@ -384,11 +412,19 @@ class MemoryStore:
             query = query.where(c.status == status.value)
         if agent_id is not None:
             query = query.where(c.agent_id == agent_id)
+        if editor_type is not None:
+            query = query.where(c.editor_type == editor_type.value)
+        if reason_code is not None:
+            query = query.where(c.reason_code == reason_code)
+        if min_reward is not None:
+            query = query.where(c.reward_score >= min_reward)
+        if max_reward is not None:
+            query = query.where(c.reward_score <= max_reward)
         if cursor:
             ts, last_id = decode_cursor(cursor)
             query = query.where(sa.tuple_(c.timestamp, c.id) > sa.tuple_(sa.literal(ts, t.TS), sa.literal(last_id)))
         query = query.order_by(c.timestamp, c.id).limit(limit + 1)
-        with tenant_transaction(self.engine, tenant_id) as conn:
+        with tenant_transaction(self.engine, tenant_id, read_only=True) as conn:
             items = [_self_edit(r) for r in conn.execute(query)]
         next_cursor = None
         if len(items) > limit:
@@ -403,12 +439,18 @@ class MemoryStore:
         min_reward: float = 0.0,
         agent_id: str | None = None,
         since: datetime | None = None,
-        batch_size: int = 1000,
+        batch_size: int = 256,
     ) -> Iterator[tuple[SelfEdit, Interaction]]:
         """Stream TENANT_ID's approved edits with their interactions, in constant memory.
 
-        Rows come in (interaction_id, reward desc, timestamp desc) order so that callers
+        Rows come in (interaction_id, reward desc, timestamp desc, id) order so that callers
         can deduplicate by interaction while streaming.
+
+        The rows are read in keyset pages of BATCH_SIZE, each in its own short read-only
+        transaction, and handed out only after that transaction has ended: however slowly
+        the caller consumes (a streaming export to a slow client, a scrubber), no transaction
+        stays open and no pooled connection is held between pages. An edit approved while the
+        stream runs appears if its place in the order has not been passed yet.
         """
         e, i = t.self_edits.c, t.interactions.c
         query = (
@@ -417,14 +459,17 @@ class MemoryStore:
             .where(e.tenant_id == tenant_id, i.tenant_id == tenant_id, e.status == EditStatus.approved.value)
             .where(e.reward_score >= min_reward)
             .order_by(e.interaction_id, e.reward_score.desc(), e.timestamp.desc(), e.id)
+            .limit(batch_size)
         )
         if agent_id is not None:
             query = query.where(e.agent_id == agent_id)
         if since is not None:
             query = query.where(e.timestamp >= utc(since))
-        with translate_errors(), tenant_transaction(self.engine, tenant_id) as conn:
-            result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(query)
-            for row in result:
+        page_query = query
+        while True:
+            with translate_errors(), tenant_transaction(self.engine, tenant_id, read_only=True) as conn:
+                page = conn.execute(page_query).all()
+            for row in page:
                 m = row._mapping
                 inter = Interaction.model_validate(
                     {
@@ -433,18 +478,52 @@ class MemoryStore:
                     }
                 )
                 yield _self_edit(row), inter
+            if len(page) < batch_size:
+                return
+            last = page[-1]._mapping
+            # The row after LAST in the sort order above (mixed directions, so spelled out).
+            iid, reward, ts, edit_id = last[e.interaction_id], last[e.reward_score], last[e.timestamp], last[e.id]
+            page_query = query.where(
+                sa.or_(
+                    e.interaction_id > iid,
+                    sa.and_(
+                        e.interaction_id == iid,
+                        sa.or_(
+                            e.reward_score < reward,
+                            sa.and_(
+                                e.reward_score == reward,
+                                sa.or_(e.timestamp < ts, sa.and_(e.timestamp == ts, e.id > edit_id)),
+                            ),
+                        ),
+                    ),
+                )
+            )
 
     # -- tenants and evaluations ----------------------------------------------------------
 
+    def list_tenant_ids(self) -> list[str]:
+        """The ids of every tenant that has sent data, sorted.
+
+        On PostgreSQL through ``aion_memory.tenant_ids()`` (migration 0003): row-level security
+        hides other tenants' rows from the application role, and this SECURITY DEFINER function
+        hands out ids only, never another tenant's settings.
+        """
+        with tenant_transaction(self.engine, None, read_only=True) as conn:
+            if conn.dialect.name == "postgresql":
+                return [r[0] for r in conn.execute(sa.text("SELECT aion_memory.tenant_ids()")).all()]
+            return [r[0] for r in conn.execute(sa.select(t.tenants.c.tenant_id).order_by(t.tenants.c.tenant_id))]
+
     def list_tenants(self) -> list[Tenant]:
-        """Every tenant that has sent data, with its settings."""
-        with tenant_transaction(self.engine, None) as conn:
-            rows = conn.execute(sa.select(t.tenants).order_by(t.tenants.c.tenant_id)).all()
-        return [_tenant(r) for r in rows]
+        """Every tenant that has sent data, with its settings (each read in its own tenant's transaction)."""
+        tenants = (self.get_tenant(tenant_id) for tenant_id in self.list_tenant_ids())
+        return [tenant for tenant in tenants if tenant is not None]
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
-        """TENANT_ID's settings, or None when the tenant never sent data (callers then use defaults)."""
-        with tenant_transaction(self.engine, None) as conn:
+        """TENANT_ID's settings, or None when the tenant never sent data (callers then use defaults).
+
+        Read in a transaction scoped to TENANT_ID: under row-level security it sees that row only.
+        """
+        with tenant_transaction(self.engine, tenant_id, read_only=True) as conn:
             row = conn.execute(sa.select(t.tenants).where(t.tenants.c.tenant_id == tenant_id)).first()
         return _tenant(row) if row is not None else None
 
@@ -459,7 +538,9 @@ class MemoryStore:
         """Create or update TENANT_ID's settings; arguments left None keep their stored value.
 
         CONFIG replaces the stored config object as a whole (validate it first with
-        ``aion_assets.seal.datasets.tenant_config.validate_tenant_config``).
+        ``aion_assets.seal.datasets.tenant_config.validate_tenant_config``). On PostgreSQL only
+        the schema owner may change settings (``aion tenant`` connects with AION_DATABASE_ADMIN_URL):
+        the application role has no UPDATE on ``tenants``.
         """
         if retention_days is not None and retention_days < 1:
             raise ValueError("retention_days must be at least 1")
@@ -470,8 +551,7 @@ class MemoryStore:
             values["adaptation_opt_out"] = adaptation_opt_out
         if config is not None:
             values["config"] = config
-        with tenant_transaction(self.engine, tenant_id) as conn:
-            self._ensure_tenant(conn, tenant_id)
+        with self._tenant_writes(tenant_id) as conn:
             if values:
                 conn.execute(sa.update(t.tenants).where(t.tenants.c.tenant_id == tenant_id).values(**values))
             row = conn.execute(sa.select(t.tenants).where(t.tenants.c.tenant_id == tenant_id)).one()
@@ -483,8 +563,7 @@ class MemoryStore:
         rows = [{"id": uuid.uuid4(), "tenant_id": tenant_id, "timestamp": now, **item.model_dump()} for item in items]
         if not rows:
             return []
-        with tenant_transaction(self.engine, tenant_id) as conn:
-            self._ensure_tenant(conn, tenant_id)
+        with self._tenant_writes(tenant_id) as conn:
             conn.execute(sa.insert(t.evaluations), rows)
         return [Evaluation(**row) for row in rows]
 
@@ -493,13 +572,34 @@ class MemoryStore:
         query = sa.select(t.evaluations).where(t.evaluations.c.tenant_id == tenant_id)
         if model_version is not None:
             query = query.where(t.evaluations.c.model_version == model_version)
-        with tenant_transaction(self.engine, tenant_id) as conn:
+        with tenant_transaction(self.engine, tenant_id, read_only=True) as conn:
             rows = conn.execute(query.order_by(t.evaluations.c.timestamp.desc())).all()
         return [Evaluation(**{**r._mapping, "timestamp": utc(r.timestamp), "metadata": r.metadata or {}}) for r in rows]
 
+    def served_quality(
+        self, tenant_id: str, model_versions: Sequence[str], since: datetime, *, low_reward: float
+    ) -> tuple[int, int]:
+        """How a served model fares: interactions it answered since SINCE, and how many of them drew a
+        self-edit (any status, any editor) with a reward below LOW_REWARD.
+
+        Args:
+            model_versions: the names the gateways record in ``interactions.model_version`` for it.
+
+        Returns:
+            ``(served, flagged)``.
+        """
+        i, e = t.interactions.c, t.self_edits.c
+        scope = sa.and_(i.tenant_id == tenant_id, i.model_version.in_(list(model_versions)), i.timestamp >= since)
+        low = sa.exists().where(e.interaction_id == i.id, e.tenant_id == tenant_id, e.reward_score < low_reward)
+        with tenant_transaction(self.engine, tenant_id, read_only=True) as conn:
+            served, flagged = conn.execute(
+                sa.select(sa.func.count(), sa.func.count().filter(low)).select_from(t.interactions).where(scope)
+            ).one()
+        return int(served), int(flagged or 0)
+
     def counts(self, tenant_id: str) -> dict[str, Any]:
         """Row counts and newest timestamp of TENANT_ID's memory (for observation and the demo)."""
-        with tenant_transaction(self.engine, tenant_id) as conn:
+        with tenant_transaction(self.engine, tenant_id, read_only=True) as conn:
             n_inter, newest = conn.execute(
                 sa.select(sa.func.count(), sa.func.max(t.interactions.c.timestamp)).where(
                     t.interactions.c.tenant_id == tenant_id

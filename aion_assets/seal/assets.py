@@ -3,8 +3,12 @@
 Both are partitioned like ``seal/sft_dataset`` (one partition per ``tenant/domain``). The
 training op carries the tags that send it to GPU run workers in production (concurrency pool
 ``gpu``, a Kubernetes GPU request, the Celery queue ``gpu``) and runs in-process on the
-embedded default. The evaluation report carries a blocking check: a candidate that is worse
-than the serving baseline never reaches anything downstream of it.
+embedded default; the runs that include it carry the run tag ``aion/queue: gpu`` (set by their
+launchers, see ``seal.partitions.run_tags``), which the run queue limits. The adapter records
+an :class:`~aion_assets.seal.refs.AdapterRef` naming the dataset version it was trained on, and
+the evaluation report reads only that ref: it evaluates on the eval split the adapter was
+trained beside, never on a newer dataset. The evaluation report carries a blocking check: a
+candidate that is worse than the serving baseline never reaches anything downstream of it.
 """
 
 import json
@@ -18,15 +22,19 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from aion_assets.core.artifacts import key_segment
-from aion_assets.core.errors import ConfigError
+from aion_assets.core.artifacts import ArtifactStore, key_segment
+from aion_assets.core.errors import ArtifactError, ConfigError
 from aion_assets.core.jsonl import stored_rows
 from aion_assets.core.resources import ArtifactStoreResource
 from aion_assets.memory.models import EvaluationIn
 from aion_assets.memory.resources import MemoryStoreResource
+from aion_assets.registry.models import ModelVersion
+from aion_assets.registry.naming import family_name
+from aion_assets.registry.resources import RegistryResource
 from aion_assets.seal.datasets.assets import sft_dataset
-from aion_assets.seal.partitions import split_partition_key, tenant_domain_partitions
-from aion_assets.seal.refs import latest_metadata
+from aion_assets.seal.partitions import GPU_QUEUE, QUEUE_TAG, split_partition_key, tenant_domain_partitions
+from aion_assets.seal.promotion import agents_of, serving_version
+from aion_assets.seal.refs import AdapterRef, DatasetRef, latest
 from aion_assets.seal.resources import SealResource
 
 GROUP = "seal"
@@ -36,7 +44,7 @@ CHECK_NAME = "candidate_not_worse_than_baseline"
 #: Production routing of the training step: GPU pool, GPU node, GPU Celery queue.
 GPU_OP_TAGS: dict[str, Any] = {
     "dagster-celery/queue": "gpu",
-    "aion/queue": "gpu",
+    QUEUE_TAG: GPU_QUEUE,
     "dagster-k8s/config": {
         "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "1"}}},
         "pod_spec_config": {"node_selector": {"aion/accelerator": "gpu"}},
@@ -44,14 +52,39 @@ GPU_OP_TAGS: dict[str, Any] = {
 }
 
 
+
+def _run_suffix(run_id: str) -> str:
+    suffix = key_segment(run_id)[:8]
+    if not suffix:
+        raise ValueError("run_id must be non-empty: it keeps runs started in the same second apart")
+    return suffix
+
+
 def model_name(base: str, tenant_id: str, domain: str) -> str:
-    """The adapter family name, e.g. ``aion-base+seal-acme-support``."""
-    return f"{base}+seal-{key_segment(tenant_id)}-{domain}"
+    """The adapter family name, e.g. ``aion-base+seal-acme~support``.
+
+    ``~`` separates tenant and domain and is quoted inside both (as ``%7E``, like ``/``), so
+    tenant ``acme-support`` with domain ``x`` and tenant ``acme`` with domain ``support-x``
+    never share a name (``...+seal-acme-support~x`` vs ``...+seal-acme~support-x``).
+    """
+    return family_name(base, tenant_id, domain)
 
 
-def version_name(base: str, tenant_id: str, domain: str, when: datetime) -> str:
-    """A version name like ``aion-base+seal-acme-support@2026.04.01-093015``."""
-    return f"{model_name(base, tenant_id, domain)}@{when:%Y.%m.%d-%H%M%S}"
+def version_name(base: str, tenant_id: str, domain: str, when: datetime, *, run_id: str) -> str:
+    """A version name like ``aion-base+seal-acme~support@2026.04.01-093015-1a2b3c4d``.
+
+    The suffix is the start of RUN_ID: two runs started in the same second get two versions.
+    """
+    return f"{model_name(base, tenant_id, domain)}@{when:%Y.%m.%d-%H%M%S}-{_run_suffix(run_id)}"
+
+
+def adapter_prefix(base: str, tenant_id: str, domain: str, when: datetime, *, run_id: str) -> str:
+    """The store prefix of one run's package.
+
+    E.g. ``seal-adapters/aion-base+seal-acme~support/20260401T093015Z-1a2b3c4d``. Unique per
+    (base, tenant, domain) and per run, so no two runs ever write into one prefix.
+    """
+    return f"seal-adapters/{model_name(base, tenant_id, domain)}/{when:%Y%m%dT%H%M%SZ}-{_run_suffix(run_id)}"
 
 
 def _run_cancelled(context: dg.AssetExecutionContext) -> bool:
@@ -83,23 +116,24 @@ def lora_adapter(
     seal: SealResource,
 ) -> dg.MaterializeResult:
     """LoRA adapter of one tenant/domain trained on its SFT dataset, stored under seal-adapters/."""
-    from aion_assets.seal.training.adapters import package_adapter, upload_adapter
-    from aion_assets.seal.training.train import train_lora
+    from aion_assets.seal.training.adapters import AdapterBinding, package_adapter, upload_adapter
+    from aion_assets.seal.training.progress import TrainingLog, loss_curve_markdown
+    from aion_assets.seal.training.train import TrainingCancelledError, train_lora
 
     partition = context.partition_key
     tenant_id, domain = split_partition_key(partition)
-    dataset = latest_metadata(context.instance, sft_dataset.key, partition)
+    dataset = latest(context.instance, sft_dataset.key, partition, DatasetRef)
     settings = seal.settings_for(tenant_id, domain)
     overrides = {k: v for k, v in config.model_dump().items() if v is not None}
     hp = settings.hyperparameters.model_copy(update=overrides)
     base = seal.base_model(settings.base_model)
     store = artifacts.get_store()
-    train_rows = list(stored_rows(store, dataset["train_key"]))
-    eval_rows = list(stored_rows(store, dataset["eval_key"]))
+    train_rows = list(stored_rows(store, dataset.train_key))
+    eval_rows = list(stored_rows(store, dataset.eval_key))
     if not train_rows:
-        raise ConfigError(f"{partition}: the dataset version {dataset['version']} has no training rows")
+        raise ConfigError(f"{partition}: the dataset version {dataset.version} has no training rows")
     context.log.info(
-        f"training {partition} on {len(train_rows)} rows (dataset {dataset['version']}), base {base.name}, "
+        f"training {partition} on {len(train_rows)} rows (dataset {dataset.version}), base {base.name}, "
         f"r={hp.r} alpha={hp.alpha} lr={hp.learning_rate} steps<={hp.max_steps} minutes<={hp.max_train_minutes}"
     )
 
@@ -112,49 +146,59 @@ def lora_adapter(
         last_check[0] = time.monotonic()
         return _run_cancelled(context)
 
-    def progress(step: int, loss: float, tokens_per_s: float) -> None:
-        if step == 1 or step % 10 == 0:
-            context.log.info(f"step {step}: loss {loss:.4f}, {tokens_per_s:.0f} tokens/s")
+    # A log line every N steps (~25 lines a run), every step to a progress bar if one listens.
+    progress = TrainingLog(context.log.info)
 
     key = seal.encryption_key()
     started = datetime.now(UTC)
+    name = model_name(base.name, tenant_id, domain)
+    version = version_name(base.name, tenant_id, domain, started, run_id=context.run.run_id)
+    prefix = adapter_prefix(base.name, tenant_id, domain, started, run_id=context.run.run_id)
     with tempfile.TemporaryDirectory(prefix="aion-lora-") as tmp:
-        result = train_lora(
-            base.path,
-            train_rows,
-            eval_rows,
-            hp,
-            Path(tmp) / "adapter",
-            progress_callback=progress,
-            should_stop=should_stop,
-        )
+        try:
+            result = train_lora(
+                base.path,
+                train_rows,
+                eval_rows,
+                hp,
+                Path(tmp) / "adapter",
+                progress_callback=progress,
+                progress_begin=progress.begin,
+                should_stop=should_stop,
+            )
+        except TrainingCancelledError:
+            progress.end(progress.last_step, "cancelled")
+            raise
+        progress.end(result.steps, result.stopped_by, result.tokens_per_s)
         package = package_adapter(
             result.adapter_dir,
             Path(tmp) / "package",
             base_model_info=base,
-            dataset_version=str(dataset["version"]),
-            dataset_hash=str(dataset["content_hash"]),
+            binding=AdapterBinding(tenant_id, domain, version),
+            dataset_version=dataset.version,
+            dataset_hash=dataset.content_hash,
             config={"hyperparameters": hp.model_dump(mode="json"), "partition": partition},
             loss_curve=[list(p) for p in result.loss_curve],
             seed=hp.seed,
             key=key,
-            extra={"train": result.as_dict() | {"adapter_dir": None}, "dataset_uri": dataset.get("uri")},
+            extra={"train": result.as_dict() | {"adapter_dir": None}, "dataset_uri": dataset.uri},
         )
-        name = model_name(base.name, tenant_id, domain)
-        prefix = f"seal-adapters/{name}/{started:%Y%m%dT%H%M%SZ}"
-        keys = upload_adapter(store, prefix, package)
-    version = version_name(base.name, tenant_id, domain, started)
-    context.log.info(f"adapter {version}: {result.steps} steps in {result.train_seconds:.0f}s -> {store.uri(prefix)}")
+        upload = upload_adapter(store, prefix, package, key=key)
+    ref = AdapterRef(
+        version=version,
+        prefix=prefix,
+        uri=store.uri(prefix),
+        base=base.name,
+        base_sha256=base.sha256,
+        dataset=dataset,
+    )
+    context.log.info(f"adapter {ref.version}: {result.steps} steps in {result.train_seconds:.0f}s -> {ref.uri}")
     return dg.MaterializeResult(
         metadata={
-            "version": version,
+            **ref.to_metadata(),
             "model_name": name,
-            "uri": store.uri(prefix),
-            "prefix": prefix,
-            "files": len(keys),
-            "base_model": base.name,
-            "base_sha256": base.sha256,
-            "dataset_version": str(dataset["version"]),
+            "files": len(upload.keys),
+            "manifest_sha256": upload.manifest_sha256,
             "steps": result.steps,
             "stopped_by": result.stopped_by,
             "train_seconds": round(result.train_seconds, 1),
@@ -162,10 +206,47 @@ def lora_adapter(
             "precision": result.precision,
             "final_loss": result.loss_curve[-1][1] if result.loss_curve else float("nan"),
             "eval_loss": result.eval_loss if result.eval_loss is not None else float("nan"),
-            "loss_curve": dg.MetadataValue.json([[s, round(v, 4)] for s, v in result.loss_curve]),
+            "loss_curve": dg.MetadataValue.md(loss_curve_markdown(result.loss_curve)),
+            "loss_curve_points": dg.MetadataValue.json([[s, round(v, 4)] for s, v in result.loss_curve]),
+            "logged_steps": dg.MetadataValue.json([s for s, _ in progress.logged]),
             "encrypted": key is not None,
         }
     )
+
+
+def _serving_adapter(
+    store: ArtifactStore, serving: ModelVersion, tenant_id: str, domain: str, key: bytes | None, into: Path
+) -> Path:
+    """The serving version's adapter as a plain PEFT folder, verified against its registered content address.
+
+    Raises:
+        ArtifactError: the adapter is not in this artifact store, or fails verification.
+    """
+    from urllib.parse import unquote
+
+    from aion_assets.seal.training.adapters import MANIFEST, AdapterBinding, download_adapter, plain_peft_folder
+
+    at = serving.adapter_uri.find("/seal-adapters/")
+    tail = serving.adapter_uri[at + 1 :] if at >= 0 else ""
+    # URIs quote the key (``+`` as ``%2B``); the one candidate whose URI matches exactly is the key.
+    prefix = next((p for p in (unquote(tail), tail) if p and store.uri(p) == serving.adapter_uri), None)
+    if prefix is None:
+        raise ArtifactError(
+            f"the serving version {serving.name} is at {serving.adapter_uri}, outside this artifact store; "
+            "cannot evaluate against it"
+        )
+    # The manifest names the version it was packaged as; the registry's manifest hash (checked by
+    # download_adapter) is what makes these exactly the bytes that were promoted.
+    manifest = json.loads(store.get_bytes(f"{prefix}/{MANIFEST}"))
+    binding = manifest.get("binding") if isinstance(manifest, dict) else None
+    version = binding.get("version") if isinstance(binding, dict) else None
+    if not isinstance(version, str) or not version:
+        raise ArtifactError(f"{serving.adapter_uri}: the adapter manifest names no version")
+    expected = AdapterBinding(tenant_id, domain, version)
+    package = download_adapter(
+        store, prefix, into / "package", expected=expected, key=key, manifest_sha256=serving.manifest_sha256
+    )
+    return plain_peft_folder(package, key, into / "plain", expected=expected)
 
 
 class EvaluationReportConfig(dg.Config):
@@ -189,7 +270,8 @@ class EvaluationReportConfig(dg.Config):
 @dg.asset(
     key_prefix=PREFIX,
     group_name=GROUP,
-    deps=[lora_adapter, sft_dataset],
+    # Only the adapter: its ref names the dataset version to evaluate on (see the module docstring).
+    deps=[lora_adapter],
     partitions_def=tenant_domain_partitions,
     kinds={"pytorch", "postgres"},
     check_specs=[
@@ -208,38 +290,57 @@ def evaluation_report(
     memory: MemoryStoreResource,
     artifacts: ArtifactStoreResource,
     seal: SealResource,
+    registry: RegistryResource,
 ) -> Iterator[Any]:
     """Candidate adapter vs serving baseline vs style-only control on held-out data and scenarios."""
     from aion_assets.seal.evaluation.evaluate import evaluate_candidate, gate
-    from aion_assets.seal.training.adapters import download_adapter, plain_peft_folder
+    from aion_assets.seal.training.adapters import AdapterBinding, download_adapter, plain_peft_folder
 
     partition = context.partition_key
     tenant_id, domain = split_partition_key(partition)
-    adapter = latest_metadata(context.instance, lora_adapter.key, partition)
-    dataset = latest_metadata(context.instance, sft_dataset.key, partition)
+    adapter = latest(context.instance, lora_adapter.key, partition, AdapterRef)
+    # The dataset the adapter was trained on, not the partition's latest one: a newer version
+    # may have been built since, and its eval split can overlap this adapter's training split.
+    dataset = adapter.dataset
     settings = seal.settings_for(tenant_id, domain)
-    base = seal.base_model(settings.base_model)
+    base = seal.base_model(adapter.base)
+    if base.sha256 != adapter.base_sha256:
+        raise ArtifactError(
+            f"base model {base.name!r} is not the one adapter {adapter.version} was trained on "
+            f"(weights sha256 {base.sha256[:12]} != {adapter.base_sha256[:12]}); train the adapter again"
+        )
     store = artifacts.get_store()
-    eval_rows = list(stored_rows(store, dataset["eval_key"]))[: config.max_eval_rows]
+    eval_rows = list(stored_rows(store, dataset.eval_key))[: config.max_eval_rows]
     scenarios = seal.scenarios_for(tenant_id, domain)
     style = settings.style
     if style.is_empty and scenarios is not None and scenarios.style is not None:
         style = scenarios.style  # the scenario file documents the house style when seal.yaml does not
-    # No model registry serves routes yet: the base model is what serves today.
-    baseline_version = base.name
+    # The candidate is compared with what serves the route today (the registry), else the base.
+    tenant = memory.get_store().get_tenant(tenant_id)
+    serving = serving_version(
+        registry.get_store(), tenant_id, domain, agents_of(tenant.config if tenant is not None else None, domain)
+    )
+    baseline_version = serving.name if serving is not None else base.name
     with tempfile.TemporaryDirectory(prefix="aion-eval-") as tmp:
-        package = download_adapter(store, str(adapter["prefix"]), Path(tmp) / "package")
-        plain = plain_peft_folder(package, seal.encryption_key(), Path(tmp) / "plain")
+        # The binding comes from the run's metadata, never from the store: a package copied
+        # under this prefix from another tenant, domain or version is refused.
+        expected = AdapterBinding(tenant_id, domain, adapter.version)
+        key = seal.encryption_key()
+        package = download_adapter(store, adapter.prefix, Path(tmp) / "package", expected=expected, key=key)
+        plain = plain_peft_folder(package, key, Path(tmp) / "plain", expected=expected)
+        baseline_dir = None
+        if serving is not None:
+            baseline_dir = _serving_adapter(store, serving, tenant_id, domain, key, Path(tmp) / "serving")
         report = evaluate_candidate(
             base.path,
             plain,
-            None,
+            baseline_dir,
             eval_rows,
             scenarios,
             style,
-            model_version=str(adapter["version"]),
+            model_version=adapter.version,
             baseline_version=baseline_version,
-            dataset_id=f"{partition}@{dataset['version']}",
+            dataset_id=f"{partition}@{dataset.version}",
             max_new_tokens=config.max_new_tokens,
             batch_size=config.batch_size,
             seed=config.seed,
@@ -258,14 +359,15 @@ def evaluation_report(
     memory.get_store().add_evaluations(tenant_id, rows)
     verdict = gate(report, tolerance=config.tolerance, require_beats_control=config.require_beats_control)
     markdown = report.to_markdown()
-    context.log.info("evaluation of %s:\n%s", adapter["version"], markdown)
+    context.log.info("evaluation of %s:\n%s", adapter.version, markdown)
     summary = report.summary()
     yield dg.MaterializeResult(
         metadata={
             "report": dg.MetadataValue.md(markdown),
-            "candidate": str(adapter["version"]),
+            "candidate": adapter.version,
             "baseline": baseline_version,
-            "dataset_version": str(dataset["version"]),
+            "dataset_version": dataset.version,
+            "dataset_eval_key": dataset.eval_key,
             "eval_rows": len(eval_rows),
             "scenarios": len(scenarios.scenarios) if scenarios is not None else 0,
             "examples_uri": store.uri(f"{report_prefix}/examples.jsonl"),

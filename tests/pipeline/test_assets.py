@@ -17,14 +17,22 @@ import pytest
 from aion_assets.definitions import defs
 from aion_assets.memory.assets import interactions
 from aion_assets.memory.store import MemoryStore
-from aion_assets.seal.datasets.assets import scrubbed_edits, sft_dataset
+from aion_assets.seal.datasets.assets import scrubbed_edits, sft_dataset, tenant_vocabulary
 from aion_assets.seal.datasets.checks import no_pii_left, scrubbed_file_intact, sft_dataset_structure
 from aion_assets.seal.partitions import TENANT_DOMAINS
 from tests.pipeline.conftest import Backend, seed, set_tenant
 
 pytestmark = pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")
 
-ALL = [interactions, scrubbed_edits, sft_dataset, scrubbed_file_intact, no_pii_left, sft_dataset_structure]
+ALL = [
+    interactions,
+    tenant_vocabulary,
+    scrubbed_edits,
+    sft_dataset,
+    scrubbed_file_intact,
+    no_pii_left,
+    sft_dataset_structure,
+]
 
 
 def _materialize(
@@ -35,7 +43,7 @@ def _materialize(
     dg.materialize([interactions], resources=backend.resources(), instance=instance)
     return dg.materialize(
         ALL[1:],
-        selection=[scrubbed_edits, sft_dataset],
+        selection=[tenant_vocabulary, scrubbed_edits, sft_dataset],
         partition_key=partition,
         resources=backend.resources(),
         instance=instance,
@@ -102,6 +110,9 @@ def test_dataset_is_built_scrubbed_versioned_and_checked(backend: Backend, tenan
     assert row["messages"][1]["content"] == row["prompt"] and row["messages"][2]["content"] == row["response"]
     assert row["metadata"]["domain"] == "support" and row["metadata"]["tenant_id"] == tenant
     assert "user_id" not in row["metadata"]
+    # The registry's lineage of a version lists these (registry/lineage.py).
+    manifest = json.loads(artifacts.get_bytes(f"{prefix}/manifest.json"))
+    assert manifest["source_edit_ids"] == sorted({r["metadata"]["edit_id"] for r in rows}) and len(rows) == 30
 
     # Same data again: same hash, same version, nothing rewritten.
     again = _materialize(backend, instance, partition)
@@ -160,22 +171,32 @@ def test_definitions_snapshot() -> None:
         "memory/interaction_archive",
         "memory/interactions",
         "memory/scrubbed_edits",
+        "registry/route_table",
         "seal/evaluation_report",
         "seal/lora_adapter",
+        "seal/promotion_decision",
         "seal/sft_dataset",
+        "seal/tenant_vocabulary",
     ]
     assert sorted(f"{k.asset_key.to_user_string()}:{k.name}" for k in repo.asset_graph.asset_check_keys) == [
         "memory/scrubbed_edits:scrubbed_file_intact",
         "seal/evaluation_report:candidate_not_worse_than_baseline",
+        "seal/promotion_decision:promotion_passed",
         "seal/sft_dataset:enough_rows",
         "seal/sft_dataset:no_pii_left",
         "seal/sft_dataset:rewards_above_threshold",
         "seal/sft_dataset:splits_disjoint",
         "seal/sft_dataset:unique_interaction_ids",
     ]
-    assert sorted(s.name for s in repo.sensor_defs) == ["aion_automation", "approved_edits_sensor"]
+    assert sorted(s.name for s in repo.sensor_defs) == [
+        "aion_automation",
+        "approved_edits_sensor",
+        "approved_promotions_sensor",
+        "regression_sensor",
+        "webhook_outbox_sensor",
+    ]
     assert [s.name for s in repo.schedule_defs] == ["retention_schedule"]
     for key in repo.asset_graph.get_all_asset_keys():
         node = repo.asset_graph.get(key)
-        assert node.group_name in ("memory", "seal") and node.group_name == key.path[0]
+        assert node.group_name in ("memory", "seal", "registry") and node.group_name == key.path[0]
         assert node.description and "\n" not in node.description.strip()

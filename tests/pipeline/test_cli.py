@@ -55,7 +55,7 @@ def test_dagster_asset_materialize_headless(tmp_path: Path, sqlite_database: Dat
         instance.add_dynamic_partitions("tenant_domains", [f"{tenant}/support"])
     cmd = [
         sys.executable, "-m", "dagster", "asset", "materialize", "-m", "aion_assets.definitions",
-        "--select", "memory/scrubbed_edits,seal/sft_dataset", "--partition", f"{tenant}/support",
+        "--select", "seal/tenant_vocabulary,memory/scrubbed_edits,seal/sft_dataset", "--partition", f"{tenant}/support",
     ]
     done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -103,9 +103,12 @@ def test_aion_ui_serves_the_code_location(tmp_path: Path, sqlite_database: Datab
         "memory/interaction_archive",
         "memory/interactions",
         "memory/scrubbed_edits",
+        "registry/route_table",
         "seal/evaluation_report",
         "seal/lora_adapter",
+        "seal/promotion_decision",
         "seal/sft_dataset",
+        "seal/tenant_vocabulary",
     ], log_tail(log)
     home = tmp_path / "aion" / "dagster"
     assert home.is_dir()

@@ -3,7 +3,8 @@
 Protects: a tenant/domain below N newly approved edits is skipped with a reason; at N it gets its
 partition added and exactly one run request; the cursor advances so the next tick does not request
 it again; re-evaluating a tick from the same cursor yields the same run key (no duplicate work);
-opted-out tenants never trigger; the per-tenant threshold from config wins.
+opted-out tenants never trigger; the per-tenant threshold from config wins; each run request
+carries the run tags the run queue limits (its partition, the GPU queue).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from aion_assets.definitions import resources_from_settings
 from aion_assets.memory.assets import interactions
 from aion_assets.memory.resources import MemoryStoreResource
 from aion_assets.memory.store import MemoryStore
-from aion_assets.seal.datasets.assets import scrubbed_edits, sft_dataset
+from aion_assets.seal.datasets.assets import scrubbed_edits, sft_dataset, tenant_vocabulary
 from aion_assets.seal.datasets.sensors import build_approved_edits_sensor, sft_dataset_job
-from aion_assets.seal.partitions import TENANT_DOMAINS
+from aion_assets.seal.partitions import GPU_QUEUE, PARTITION_TAG, QUEUE_TAG, TENANT_DOMAINS
 from tests.conftest import Database
 from tests.pipeline.conftest import seed, set_tenant
 
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")
 def _tick(sensor: dg.SensorDefinition, database: Database, instance: dg.DagsterInstance, cursor: str | None):
     resources = {"memory": MemoryStoreResource(database_url=database.url)}
     definitions = dg.Definitions(
-        assets=[interactions, scrubbed_edits, sft_dataset],
+        assets=[interactions, tenant_vocabulary, scrubbed_edits, sft_dataset],
         jobs=[sft_dataset_job],
         sensors=[sensor],
         resources={**resources_from_settings(Settings()), **resources},
@@ -72,6 +73,8 @@ def test_threshold_cursor_and_run_keys(database: Database, tenant: str, instance
     second = _tick(sensor, database, instance, first.cursor)
     (request,) = _mine(second, tenant)
     assert request.partition_key == f"{tenant}/support"
+    assert request.tags[PARTITION_TAG] == f"{tenant}/support" and request.tags[QUEUE_TAG] == GPU_QUEUE
+    assert request.tags["aion/tenant"] == tenant
     added = [k for r in second.dynamic_partitions_requests for k in r.partition_keys]
     assert f"{tenant}/support" in added and f"{tenant}/billing" not in added
     state = json.loads(second.cursor)

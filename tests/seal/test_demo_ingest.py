@@ -33,7 +33,9 @@ def test_posted_sample_curates_to_the_demo_rows(database: Database, tenant: str)
     domain = _small_domain(tenant)
     engine = make_engine(database.url)
     store = MemoryStore(engine)
-    configure_demo_tenant(store, domain)
+    owner = make_engine(database.admin_url)  # tenant settings change only through the schema owner
+    configure_demo_tenant(MemoryStore(owner), domain)
+    owner.dispose()
     token = mint_token(SECRET, tenant_id=tenant, roles=["writer", "reviewer"], subject=f"demo@{tenant}")
     app = create_app(make_engine(database.url), TokenVerifier(SECRET))
     with serve_in_thread(app) as base, MemoryClient(base, token) as client:

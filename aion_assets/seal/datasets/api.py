@@ -7,6 +7,8 @@ written out as they come, so memory stays flat however large the set.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -14,14 +16,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from pydantic import AfterValidator
 
-from aion_assets.core.auth import Principal, Role
+from aion_assets.core.auth import ForbiddenError, Principal, Role
 from aion_assets.core.http import principal
-from aion_assets.memory.scrub.policy import scrub_policy
+from aion_assets.memory.models import Tenant, sane_utc
+from aion_assets.memory.scrub.policy import scrub_policy, vocabulary_settings
 from aion_assets.memory.store import MemoryStore
 from aion_assets.seal.datasets.curate import curate, is_usable, scrub_examples
 from aion_assets.seal.datasets.rows import dumps_row, split_of
 from aion_assets.seal.datasets.tenant_config import curation_settings
+from aion_assets.seal.datasets.vocabulary import answers_of, learn_vocabulary
 
 router = APIRouter()
 Caller = Annotated[Principal, Depends(principal)]
@@ -35,8 +40,46 @@ def _prepare(store: MemoryStore, tenant_id: str, min_reward: float | None) -> tu
     from aion_assets.memory.scrub.engine import get_scrubber
 
     tenant = store.get_tenant(tenant_id)
+    if tenant is not None and tenant.adaptation_opt_out:
+        # The same rule as the pipeline's assets: an opted-out tenant's edits are never curated.
+        raise ForbiddenError(
+            f"tenant {tenant_id!r} opted out of adaptation: its edits are never exported as training data "
+            "(`aion tenant --opt-in`, run by the operator, lifts it)"
+        )
     settings = curation_settings(tenant, min_reward=min_reward)
-    return tenant, settings, scrub_policy(tenant), get_scrubber()
+    return tenant, settings, scrub_policy(tenant, _vocabulary(store, tenant)), get_scrubber()
+
+
+#: Learned vocabularies by (tenant, what they were learned from); a few tenants per process.
+_VOCABULARIES: OrderedDict[tuple[Any, ...], tuple[str, ...]] = OrderedDict()
+_VOCABULARY_CACHE_SIZE = 32
+_vocabulary_lock = threading.Lock()
+
+
+def _vocabulary(store: MemoryStore, tenant: Tenant | None) -> tuple[str, ...]:
+    """The tenant's learned vocabulary, exactly as ``seal/tenant_vocabulary`` learns it.
+
+    Learning reads all the tenant's answers, so the result is kept per process until the tenant's
+    data or settings change: the key holds the interaction and approved-edit counts, the newest
+    interaction time, the vocabulary settings and the deny-list (an approved edit never changes
+    or leaves the approved state; retention deletes interactions, which changes the counts).
+    """
+    if tenant is None:
+        return ()
+    settings, deny = vocabulary_settings(tenant), scrub_policy(tenant).deny_list
+    counts = store.counts(tenant.tenant_id)
+    key = (tenant.tenant_id, counts["interactions"], counts["edits"]["approved"], counts["newest"], settings, deny)
+    with _vocabulary_lock:
+        if key in _VOCABULARIES:
+            _VOCABULARIES.move_to_end(key)
+            return _VOCABULARIES[key]
+    pairs = store.iter_approved_edits(tenant.tenant_id, min_reward=0.0)
+    terms = learn_vocabulary(tenant.tenant_id, answers_of(pairs), settings, deny_list=deny).terms
+    with _vocabulary_lock:
+        _VOCABULARIES[key] = terms
+        while len(_VOCABULARIES) > _VOCABULARY_CACHE_SIZE:
+            _VOCABULARIES.popitem(last=False)
+    return terms
 
 
 @router.get(
@@ -47,13 +90,14 @@ def _prepare(store: MemoryStore, tenant_id: str, min_reward: float | None) -> tu
         "per interaction (highest reward, then latest), scrubbed of PII, as `application/x-ndjson`: one JSON "
         "object per line with `id`, `prompt`, `response`, `messages` (system/user/assistant) and `metadata` "
         "(ids, domain, reward, split). The split of an interaction is fixed by a hash of its id. Needs the "
-        "reviewer role."
+        "reviewer role. A tenant that opted out of adaptation gets 403 (`error` `forbidden`): its edits are "
+        "never training data."
     ),
     response_class=StreamingResponse,
     responses={
         200: {"content": {NDJSON: {}}, "description": "JSONL rows, in interaction-id order."},
         401: {"description": "Missing, expired or forged bearer token."},
-        403: {"description": "The token lacks the reviewer role."},
+        403: {"description": "The token lacks the reviewer role, or the tenant opted out of adaptation."},
         422: {"description": "A query parameter is invalid; `field` names it."},
     },
 )
@@ -64,7 +108,13 @@ async def export_sft(
         float | None, Query(ge=0.0, le=1.0, allow_inf_nan=False, description="Lowest reward kept.")
     ] = None,
     agent_id: Annotated[str | None, Query(pattern=IDENT_PATTERN, description="Only this agent's edits.")] = None,
-    since: Annotated[datetime | None, Query(description="Only edits made at or after this time (ISO 8601).")] = None,
+    since: Annotated[
+        datetime | None,
+        # Checked here, before the stream starts: an out-of-range `since` used to overflow inside
+        # the generator, after the 200 headers had gone out (a truncated body instead of a 422).
+        AfterValidator(lambda v: None if v is None else sane_utc(v)),
+        Query(description="Only edits made at or after this time (ISO 8601, years 1970 to 2199)."),
+    ] = None,
     split: Annotated[Literal["train", "eval"] | None, Query(description="Only this split.")] = None,
     domain: Annotated[
         str | None, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Only this domain.")

@@ -26,20 +26,20 @@ from aion_assets.core.errors import NotFoundError
 from aion_assets.core.jsonl import iter_lines, stored_rows
 from aion_assets.core.resources import ArtifactStoreResource
 from aion_assets.memory.resources import MemoryStoreResource, ScrubberResource
-from aion_assets.seal.datasets.assets import scrubbed_edits, sft_dataset
+from aion_assets.seal.datasets.assets import learned_policy, scrubbed_edits, sft_dataset
 from aion_assets.seal.datasets.rows import SPLITS
 from aion_assets.seal.partitions import split_partition_key, tenant_domain_partitions
-from aion_assets.seal.refs import latest_metadata
+from aion_assets.seal.refs import DatasetRef, ScrubbedRef, latest
 
 PII_SAMPLE = 100
 MIN_PROBE_CHARS = 3
 _PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*>")
 
 
-def _rows(artifacts: ArtifactStoreResource, meta: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+def _rows(artifacts: ArtifactStoreResource, dataset: DatasetRef) -> Iterator[tuple[str, dict[str, Any]]]:
     store = artifacts.get_store()
     for split in SPLITS:
-        for row in stored_rows(store, meta[f"{split}_key"]):
+        for row in stored_rows(store, dataset.split_key(split)):
             yield split, row
 
 
@@ -75,12 +75,12 @@ def no_pii_left(
     """No PII in a sample of the dataset: re-scan finds nothing, removed values are absent verbatim."""
     partition = context.partition_key
     tenant_id, _ = split_partition_key(partition)
-    meta = latest_metadata(context.instance, sft_dataset.key, partition)
+    dataset = latest(context.instance, sft_dataset.key, partition, DatasetRef)
     store = memory.get_store()
     tenant = store.get_tenant(tenant_id)
-    policy = scrubber.policy_for(tenant)
+    _, policy = learned_policy(context.instance, partition, tenant, artifacts)  # the policy the rows had
     engine = scrubber.get_scrubber()
-    sample = _sample(_rows(artifacts, meta), PII_SAMPLE, meta["content_hash"])
+    sample = _sample(_rows(artifacts, dataset), PII_SAMPLE, dataset.content_hash)
     texts = [t for row in sample for t in (row["prompt"], row["response"])]
     found: dict[str, int] = {}
     for text, spans in zip(texts, engine.analyze_many(texts, policy), strict=True):
@@ -153,11 +153,11 @@ def sft_dataset_structure(
     context: dg.AssetCheckExecutionContext, artifacts: ArtifactStoreResource
 ) -> Iterator[dg.AssetCheckResult]:
     """Structural checks of the dataset (ids unique, rewards over threshold, splits disjoint, size)."""
-    meta = latest_metadata(context.instance, sft_dataset.key, context.partition_key)
-    min_reward, min_rows = float(meta["min_reward"]), int(meta["min_rows"])
+    dataset = latest(context.instance, sft_dataset.key, context.partition_key, DatasetRef)
+    min_reward, min_rows = dataset.min_reward, dataset.min_rows
     first_split: dict[str, str] = {}
     duplicates = cross = below = total = 0
-    for split, row in _rows(artifacts, meta):
+    for split, row in _rows(artifacts, dataset):
         total += 1
         rid = row["metadata"]["interaction_id"]
         seen = first_split.get(rid)
@@ -188,14 +188,14 @@ def scrubbed_file_intact(
     context: dg.AssetCheckExecutionContext, artifacts: ArtifactStoreResource
 ) -> dg.AssetCheckResult:
     """The stored scrubbed file reads back with the row count and sha256 recorded at materialization."""
-    meta = latest_metadata(context.instance, scrubbed_edits.key, context.partition_key)
+    scrubbed = latest(context.instance, scrubbed_edits.key, context.partition_key, ScrubbedRef)
     digest, rows = hashlib.sha256(), 0
-    with contextlib.closing(artifacts.get_store().open_read(meta["key"])) as stream:
+    with contextlib.closing(artifacts.get_store().open_read(scrubbed.key)) as stream:
         for line in iter_lines(stream):
             digest.update(line)
             rows += bool(line.strip())
-    passed = digest.hexdigest() == meta["sha256"] and rows == meta["rows_out"]
-    return dg.AssetCheckResult(passed=passed, metadata={"rows_read": rows, "rows_expected": meta["rows_out"]})
+    passed = digest.hexdigest() == scrubbed.sha256 and rows == scrubbed.rows
+    return dg.AssetCheckResult(passed=passed, metadata={"rows_read": rows, "rows_expected": scrubbed.rows})
 
 
 checks = [scrubbed_file_intact, no_pii_left, sft_dataset_structure]

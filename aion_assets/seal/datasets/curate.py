@@ -13,9 +13,9 @@ Contract:
 - the train/eval split is a function of the interaction id alone (sha256), so an example never
   moves between splits as data grows;
 - rows are JSON objects with ``id``, ``prompt``, ``response``, ``messages`` (system/user/assistant,
-  the form TRL and OpenAI-style fine-tuning read) and ``metadata`` holding only identifiers,
-  scores and timestamps; the interaction's free-form metadata and user id are never copied,
-  since they are not scrubbed;
+  the form TRL and OpenAI-style fine-tuning read) and ``metadata`` holding identifiers, scores,
+  timestamps and the free-text fields callers give (reason code, model version, agent id), which
+  are scrubbed like the texts; the interaction's free-form metadata and user id are never copied;
 - a dataset's content hash depends only on its rows (their order is fixed by interaction id), and
   its version is derived from the hash: identical input gives an identical version.
 """
@@ -140,28 +140,43 @@ class TextScrubber(Protocol):
     def scrub_many(self, texts: list[str], policy: Any = None) -> list[Any]: ...
 
 
+#: Free-text fields of an example other than prompt, response and facts: given by API callers
+#: (``reason_code``, ``model_version``, ``agent_id``), so scrubbed like the texts (finding 5).
+FREE_TEXT_FIELDS: tuple[str, ...] = ("reason_code", "model_version", "agent_id")
+
+
 def scrub_examples(
     examples: Iterable[Example], scrubber: TextScrubber, policy: Any = None, *, batch_size: int = 64
 ) -> Iterator[tuple[Example, dict[str, int]]]:
-    """Scrub each example's prompt and response, BATCH_SIZE examples per ``scrub_many`` call.
+    """Scrub every text an example carries, BATCH_SIZE examples per ``scrub_many`` call.
 
-    Yields (scrubbed example, removed counts by entity type). The system prompt comes from the
-    tenant's own configuration and is not scrubbed.
+    Prompt, response, each listed fact and the free-text fields (:data:`FREE_TEXT_FIELDS`) are
+    scrubbed; a free-text value repeated in a batch (an agent id, a model version) is scrubbed
+    once. Ids the service generates (interaction, edit), the tenant id (from the caller's
+    token), timestamps, the reward and the editor type are not free text. The system prompt comes
+    from the tenant's own configuration and is not scrubbed.
+
+    Yields (scrubbed example, removed counts by entity type).
     """
     batch: list[Example] = []
 
     def flush() -> Iterator[tuple[Example, dict[str, int]]]:
         texts = [t for ex in batch for t in (ex.prompt, ex.response, *(ex.facts or ()))]
-        results = iter(scrubber.scrub_many(texts, policy))
+        fields = list(dict.fromkeys(v for ex in batch for f in FREE_TEXT_FIELDS if (v := getattr(ex, f))))
+        scrubbed = scrubber.scrub_many(texts + fields, policy)
+        results = iter(scrubbed[: len(texts)])
+        by_value = dict(zip(fields, scrubbed[len(texts) :], strict=True))
         for ex in batch:
             p, r = next(results), next(results)
             facts = [next(results) for _ in ex.facts or ()]
-            counts = dict(p.counts)
-            for res in (r, *facts):
+            values = {f: by_value[v] for f in FREE_TEXT_FIELDS if (v := getattr(ex, f))}
+            counts: dict[str, int] = {}
+            for res in (p, r, *facts, *values.values()):
                 for k, v in res.counts.items():
                     counts[k] = counts.get(k, 0) + v
             scrubbed_facts = tuple(f.text for f in facts) if ex.facts is not None else None
-            yield replace(ex, prompt=p.text, response=r.text, facts=scrubbed_facts), counts
+            changes: dict[str, Any] = {f: res.text for f, res in values.items()}
+            yield replace(ex, prompt=p.text, response=r.text, facts=scrubbed_facts, **changes), counts
 
     for ex in examples:
         batch.append(ex)

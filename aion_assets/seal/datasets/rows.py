@@ -1,8 +1,10 @@
 """The row contract of curated datasets: one example, its JSONL row and chat form, and its split.
 
 - rows are JSON objects with ``id``, ``prompt``, ``response``, ``messages`` (system/user/assistant,
-  the form TRL and OpenAI-style fine-tuning read) and ``metadata`` holding identifiers, scores and
-  timestamps; the interaction's free-form metadata and user id are never copied;
+  the form TRL and OpenAI-style fine-tuning read) and ``metadata`` holding identifiers, scores,
+  timestamps, the key facts and the caller-given free text (reason code, model version, agent id);
+  every text that leaves in a row is scrubbed first (``curate.scrub_examples``); the
+  interaction's free-form metadata and user id are never copied;
 - the train/eval split is a function of the interaction id alone (sha256), so an example never
   moves between splits as data grows. The pipeline, the export and the demo use this one function.
 """

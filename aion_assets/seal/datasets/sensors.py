@@ -6,7 +6,9 @@ approved after the tenant's watermark (and at least ``settle_seconds`` ago, so t
 committing late with an earlier timestamp is still counted), adds them to the pending counts, and
 for every partition with at least N pending edits adds the partition if it is new and requests a
 run. The run key names the partition and the watermark, so evaluating the same tick twice (a
-crash before the cursor was saved) never launches the same work twice.
+crash before the cursor was saved) never launches the same work twice. Each run carries the tags
+``aion/partition`` and ``aion/queue: gpu`` (``seal.partitions.run_tags``): the run queue holds a
+second run of the same partition, and a second training run, until the first one ends.
 """
 
 
@@ -18,9 +20,16 @@ import dagster as dg
 
 from aion_assets.memory.resources import MemoryStoreResource
 from aion_assets.memory.watermarks import iter_approved_between
-from aion_assets.seal.datasets.assets import scrubbed_edits, sft_dataset
+from aion_assets.seal.datasets.assets import scrubbed_edits, sft_dataset, tenant_vocabulary
 from aion_assets.seal.datasets.tenant_config import agent_profiles, curation_settings, domain_of
-from aion_assets.seal.partitions import TENANT_DOMAINS, partition_key, tenant_domain_partitions
+from aion_assets.seal.partitions import (
+    GPU_QUEUE,
+    QUEUE_TAG,
+    TENANT_DOMAINS,
+    partition_key,
+    run_tags,
+    tenant_domain_partitions,
+)
 
 CURSOR_VERSION = 1
 
@@ -28,9 +37,11 @@ sft_dataset_job = dg.define_asset_job(
     "sft_dataset_job",
     # Downstream of the dataset come the adapter and its evaluation (when the code location
     # has them), so enough newly approved edits run the whole loop: curate, train, evaluate.
-    selection=dg.AssetSelection.assets(scrubbed_edits, sft_dataset).downstream(),
+    selection=dg.AssetSelection.assets(tenant_vocabulary, scrubbed_edits, sft_dataset).downstream(),
     description="Scrub and curate one tenant/domain's approved edits into a versioned SFT dataset (with checks), "
     "then train and evaluate its adapter.",
+    # The job trains an adapter: its runs wait in the GPU queue, also when launched from the UI.
+    tags={QUEUE_TAG: GPU_QUEUE},
 )
 
 
@@ -102,7 +113,7 @@ def build_approved_edits_sensor(
                     dg.RunRequest(
                         partition_key=pk,
                         run_key=f"{pk}@{cursor['tenants'][tenant.tenant_id]}",
-                        tags={"aion/tenant": tenant.tenant_id, "aion/trigger": f"{count} approved edits"},
+                        tags={**run_tags(pk, gpu=True), "aion/trigger": f"{count} approved edits"},
                     )
                 )
                 cursor["pending"][pk] = 0
