@@ -17,6 +17,7 @@ from typing import Any
 
 import altair as alt
 
+from aion_assets.registry.evaluation import AnswerDifference, EvaluationDetails
 from aion_assets.registry.http_client import RegistryApiError, RegistryClient
 from aion_assets.registry.models import AuditEntry, Metric, ModelStatus, ModelVersion, Route
 from review_app.services import CLIENT_OPTIONS
@@ -400,3 +401,26 @@ def audit_rows(entries: Iterable[AuditEntry], names: dict[str, str] | None = Non
 def audit_label(entry: AuditEntry) -> str:
     """A short label of an audit entry for lists."""
     return f"{entry.at:%Y-%m-%d %H:%M:%S} · {entry.action} · {entry.subject} · by {entry.actor}"
+
+
+def scenario_rows(details: EvaluationDetails) -> list[dict[str, Any]]:
+    """One row per scenario prompt: whether the baseline and the candidate passed it, and what changed."""
+
+    def word(passed: bool | None) -> str:
+        return "-" if passed is None else ("passed" if passed else "FAILED")
+
+    rows = []
+    for s in details.scenarios:
+        change = ""
+        if s.baseline_passed is not None and s.candidate_passed is not None and s.baseline_passed != s.candidate_passed:
+            change = "now passes" if s.candidate_passed else "now fails"
+        rows.append({"scenario": s.id, "prompt": s.prompt, "baseline": word(s.baseline_passed),
+                     "candidate": word(s.candidate_passed), "change": change})
+    return rows
+
+
+def difference_label(diff: AnswerDifference, metric: str) -> str:
+    """An expander title for one differing example: the prompt's start and the score change."""
+    prompt = diff.prompt if len(diff.prompt) <= 70 else diff.prompt[:69] + "…"
+    b, c = diff.baseline_score or 0.0, diff.candidate_score or 0.0
+    return f"{prompt} — {metric} {b:.2f} → {c:.2f} ({c - b:+.2f})"

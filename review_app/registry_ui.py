@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from aion_assets.core.auth import Role
+from aion_assets.registry.evaluation import EvaluationDetails
 from aion_assets.registry.http_client import RegistryApiError, RegistryClient
 from aion_assets.registry.models import AuditEntry, ModelDetail, ModelVersion, Route
 from review_app import ui
@@ -83,6 +84,12 @@ def load_versions(base_url: str, bearer: str) -> list[ModelVersion]:
 def load_detail(base_url: str, bearer: str, model_id: str) -> ModelDetail:
     """One version with its lineage (the first 200 source edit ids)."""
     return registry_client(base_url, bearer).get_model(model_id, edit_ids_limit=200)
+
+
+@st.cache_data(ttl=READ_TTL_SECONDS, max_entries=128, show_spinner=False)
+def load_evaluation(base_url: str, bearer: str, model_id: str) -> EvaluationDetails:
+    """A version's scenario outcomes and the answers that differ most from its baseline."""
+    return registry_client(base_url, bearer).get_evaluation(model_id, top=5)
 
 
 @st.cache_data(ttl=READ_TTL_SECONDS, max_entries=128, show_spinner=False)

@@ -21,6 +21,7 @@ from pydantic import TypeAdapter
 from aion_assets.core.artifacts import ArtifactStore
 from aion_assets.core.auth import READ_ROLES, Principal, Role
 from aion_assets.core.http import ApiError, principal, read_json, validate
+from aion_assets.registry.evaluation import EvaluationDetails, evaluation_details
 from aion_assets.registry.lineage import model_detail
 from aion_assets.registry.models import (
     AuditEntry,
@@ -140,6 +141,33 @@ def get_model(
     store = _store(request)
     version = store.get_version(caller.tenant_id, model_id)
     return model_detail(store, artifacts, caller.tenant_id, version, max_edit_ids=edit_ids_limit)
+
+
+@router.get(
+    "/models/{model_id}/evaluation",
+    response_model=EvaluationDetails,
+    summary="Scenario outcomes and the answers where the version and its baseline differ most",
+    description=(
+        "Read from the version's evaluation report in the artifact store: every scenario prompt with whether "
+        "the baseline and the candidate passed it, and the `top` held-out examples ranked by the difference of "
+        "`metric` (per example) between candidate and baseline, with both answers and the reference. When the "
+        "report cannot be read, `error` says why and the lists are empty."
+    ),
+    responses=ERRORS | NOT_FOUND,
+)
+def get_model_evaluation(
+    model_id: uuid.UUID,
+    request: Request,
+    caller: Caller,
+    artifacts: Artifacts,
+    top: Annotated[int, Query(ge=1, le=50, description="How many differing examples to return.")] = 5,
+    metric: Annotated[
+        str, Query(pattern=r"^[a-z][a-z0-9_]{0,63}$", description="Per-example metric to rank by.")
+    ] = "rougeL_body",
+) -> EvaluationDetails:
+    caller.require(*READ_ROLES)
+    version = _store(request).get_version(caller.tenant_id, model_id)
+    return evaluation_details(artifacts, version, metric=metric, top=top)
 
 
 @router.post(

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter
 
+from aion_assets.registry.evaluation import EvaluationDetails
 from aion_assets.registry.models import AuditEntry, ModelDetail, ModelStatus, ModelVersion, Route
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
@@ -138,6 +139,11 @@ class RegistryClient:
         """One version with its metrics and lineage (RegistryApiError 404 when absent or another tenant's)."""
         params = {} if edit_ids_limit is None else {"edit_ids_limit": edit_ids_limit}
         return ModelDetail.model_validate(self._request("GET", f"/models/{model_id}", params=params).json())
+
+    def get_evaluation(self, model_id: uuid.UUID | str, *, top: int = 5) -> EvaluationDetails:
+        """Scenario outcomes and the TOP answers where the version and its baseline differ most."""
+        response = self._request("GET", f"/models/{model_id}/evaluation", params={"top": top})
+        return EvaluationDetails.model_validate(response.json())
 
     def register_model(self, version: Mapping[str, Any]) -> ModelVersion:
         """Register a version (admin); registering a known manifest returns the stored version."""

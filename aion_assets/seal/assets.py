@@ -32,6 +32,7 @@ from aion_assets.registry.models import ModelVersion
 from aion_assets.registry.naming import family_name
 from aion_assets.registry.resources import RegistryResource
 from aion_assets.seal.datasets.assets import sft_dataset
+from aion_assets.seal.evaluation.report import report_prefix as evaluation_report_prefix
 from aion_assets.seal.partitions import GPU_QUEUE, QUEUE_TAG, split_partition_key, tenant_domain_partitions
 from aion_assets.seal.promotion import agents_of, serving_version
 from aion_assets.seal.refs import AdapterRef, DatasetRef, latest
@@ -349,7 +350,7 @@ def evaluation_report(
             progress=context.log.info,
         )
         examples_path = report.write_examples_jsonl(Path(tmp) / "examples.jsonl")
-        report_prefix = f"reports/{key_segment(tenant_id)}/{domain}/{context.run_id}"
+        report_prefix = evaluation_report_prefix(tenant_id, domain, context.run_id)
         store.put_file(f"{report_prefix}/examples.jsonl", examples_path)
         store.put_bytes(
             f"{report_prefix}/report.json",

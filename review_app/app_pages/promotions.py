@@ -1,4 +1,5 @@
-"""Promotions: versions waiting for approval, the candidate's metrics beside its baseline's, approve or reject.
+"""Promotions: versions waiting for approval, the candidate's metrics beside its baseline's, its scenario results
+and the answers where it differs most from the baseline, approve or reject.
 
 The baseline is the candidate's parent, else the newest promoted version of its domain. The four-eyes
 rule is the API's: whoever registered a version or asked for its approval cannot decide on it, and
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from aion_assets.registry.evaluation import EvaluationDetails
 from aion_assets.registry.http_client import RegistryApiError
 from aion_assets.registry.models import ModelVersion
 from review_app import registry_ui as rui
@@ -19,6 +21,8 @@ from review_app.registry_services import (
     comparison_chart,
     comparison_points,
     decide_promotion,
+    difference_label,
+    scenario_rows,
     version_label,
 )
 
@@ -94,6 +98,36 @@ if rows:
                "95% intervals where the evaluation computed them.")
 else:
     st.warning("Neither version has metrics: nothing to compare.")
+
+st.subheader("Scenarios and answers")
+details: EvaluationDetails | None
+try:
+    details = rui.load_evaluation(cfg.api_url, bearer, str(candidate.id))
+except RegistryApiError as exc:
+    rui.registry_error(exc)
+    details = None
+if details is not None and details.error:
+    st.info(f"The evaluation report could not be read: {details.error}")
+elif details is not None:
+    scen = scenario_rows(details)
+    if scen:
+        st.dataframe(scen, hide_index=True, width="stretch")
+    else:
+        st.caption("This evaluation ran no scenario prompts.")
+    if details.differences:
+        st.caption(f"The {len(details.differences)} held-out questions where the two answers scored furthest apart "
+                   f"({details.metric} per example); the reference is the corrected answer.")
+        for diff in details.differences:
+            with st.expander(difference_label(diff, details.metric)):
+                st.markdown("**Question**")
+                st.text(diff.prompt)
+                cols = st.columns(2)
+                cols[0].markdown("**Baseline answer**")
+                cols[0].text(diff.baseline_answer or "-")
+                cols[1].markdown("**Candidate answer**")
+                cols[1].text(diff.candidate_answer or "-")
+                st.markdown("**Reference (the corrected answer)**")
+                st.text(diff.reference or "-")
 
 version_id = str(candidate.id)
 

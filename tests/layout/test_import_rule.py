@@ -38,6 +38,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "aion_assets.memory.client",
         "aion_assets.memory.models",
         "aion_assets.registry.client",
+        "aion_assets.registry.evaluation",
         "aion_assets.registry.http_client",
         "aion_assets.registry.models",
         "aion_assets.seal.evaluation.report",

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from aion_assets.app import create_app
+from aion_assets.core.artifacts import LocalArtifactStore
 from aion_assets.core.auth import TokenVerifier, mint_token
 from aion_assets.core.db import make_engine
 from aion_assets.core.serve import serve_in_thread
@@ -25,9 +26,15 @@ APP = Path(__file__).resolve().parents[2] / "review_app" / "streamlit_app.py"
 
 
 @pytest.fixture
-def api(database: Database) -> Iterator[str]:
+def artifacts(tmp_path: Path) -> LocalArtifactStore:
+    """The artifact store the API reads evaluation reports and dataset manifests from."""
+    return LocalArtifactStore(tmp_path / "artifacts")
+
+
+@pytest.fixture
+def api(database: Database, artifacts: LocalArtifactStore) -> Iterator[str]:
     """The real app over the parametrized database, served on a loopback port."""
-    app = create_app(make_engine(database.url, pool_size=4), TokenVerifier(SECRET))
+    app = create_app(make_engine(database.url, pool_size=4), TokenVerifier(SECRET), artifact_store=artifacts)
     with serve_in_thread(app) as base:
         yield base
 

@@ -27,9 +27,11 @@ from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from aion_assets.app import create_app
+from aion_assets.core.artifacts import LocalArtifactStore
 from aion_assets.core.auth import TokenVerifier
 from aion_assets.core.db import make_engine
 from aion_assets.core.serve import free_port, serve_in_thread
+from aion_assets.registry.evaluation import examples_key
 from aion_assets.registry.models import ModelStatus
 from review_app.registry_services import short_name
 from tests.conftest import Database
@@ -72,6 +74,47 @@ def charts(at: AppTest) -> list[tuple[dict[str, Any], pd.DataFrame]]:
         data = pd.concat([convert_arrow_bytes_to_pandas_df(t) for t in tables], ignore_index=True)
         out.append((json.loads(proto.spec), data))
     return out
+
+
+def test_promotion_shows_scenarios_and_the_answers_that_differ_most(
+    console_env: AddUser, registry: RegistrySeeder, tenants: tuple[str, str], artifacts: LocalArtifactStore
+) -> None:
+    a, _ = tenants
+    parent = registry.promoted(a, {"rougeL_body": (0.20, None, None)})
+    candidate = registry.version(a, {"rougeL_body": (0.60, 0.50, 0.70)}, parent=parent)
+    assert candidate.evaluation_run_id is not None
+    report = []
+    for role, score, passed in (("baseline", 0.1, False), ("candidate", 0.9, True)):
+        report.append({"role": role, "id": "e1", "source": "eval", "prompt": "How do I reset the hub?",
+                       "reference": "Hold Reset for 10 seconds.", "answer": f"{role} says <b>hi</b>",
+                       "rougeL_body": score})
+        report.append({"role": role, "id": "s1", "source": "scenario", "prompt": "Refund after 40 days?",
+                       "answer": "...", "passed": passed})
+    key = examples_key(a, "support", candidate.evaluation_run_id)
+    artifacts.put_bytes(key, "".join(json.dumps(r) + "\n" for r in report).encode())
+    console_env("alice", {a: ["reviewer"]})
+    at = goto(open_page(console(), "alice"), "promotions")
+    assert not at.exception
+    scenarios = at.dataframe[1].value
+    assert scenarios.to_dict("records") == [{"scenario": "s1", "prompt": "Refund after 40 days?",
+                                            "baseline": "FAILED", "candidate": "passed", "change": "now passes"}]
+    (diff,) = at.expander
+    assert diff.label == "How do I reset the hub? — rougeL_body 0.10 → 0.90 (+0.80)"
+    texts = [x.value for x in diff.text]
+    # Answers are shown as plain text: markup in a model's answer is never rendered.
+    assert texts == ["How do I reset the hub?", "baseline says <b>hi</b>", "candidate says <b>hi</b>",
+                     "Hold Reset for 10 seconds."]
+
+
+def test_promotion_says_why_when_the_report_is_missing(
+    console_env: AddUser, registry: RegistrySeeder, tenants: tuple[str, str]
+) -> None:
+    a, _ = tenants
+    registry.version(a, {"rougeL_body": (0.60, None, None)})
+    console_env("alice", {a: ["reviewer"]})
+    at = goto(open_page(console(), "alice"), "promotions")
+    assert not at.exception
+    assert any("evaluation report could not be read" in i.value for i in at.info)
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgres"], indirect=True)

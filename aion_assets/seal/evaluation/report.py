@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aion_assets.core.artifacts import key_segment
 from aion_assets.seal.evaluation.metrics import METRICS, BootstrapCI
 
 ROLES = ("baseline", "candidate", "control")
@@ -242,3 +243,11 @@ def gate(
         elif cand <= ctrl:
             reasons.append(f"{name}: candidate {cand:.3f} does not beat the style-only control {ctrl:.3f}")
     return GateResult(passed=not reasons, reasons=tuple(reasons))
+
+
+def report_prefix(tenant_id: str, domain: str, run_id: str) -> str:
+    """Where an evaluation run's ``report.json`` and ``examples.jsonl`` go: ``reports/{tenant}/{domain}/{run_id}``.
+
+    The registry reads the same layout (``registry.evaluation.examples_key``) for the console.
+    """
+    return f"reports/{key_segment(tenant_id)}/{domain}/{run_id}"
