@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 #: Dataset versions are the first 16 hex digits of the content hash; anything that is one clean
 #: key segment is accepted (a version is never allowed to climb out of its folder).
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")  # as seal.datasets.tenant_config.normalize_domain
 
 
 def manifest_key(tenant_id: str, domain: str, dataset_version: str) -> str:
