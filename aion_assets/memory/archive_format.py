@@ -1,4 +1,4 @@
-"""The retention archive's format: keys, signed manifests, encryption, rows, the day snapshot.
+"""The retention archive's format: keys, layout, signed manifests and their trust.
 
 An archive is gzip-compressed JSONL (deterministic bytes: no gzip timestamp), one line per
 interaction with its self-edits; when an archive key is configured the gzip bytes are encrypted
@@ -13,37 +13,31 @@ and a checksum stored next to the data proves nothing on its own.
 
 Keys: ``AION_ARCHIVE_KEY``, else ``AION_ADAPTER_KEY`` (32 bytes, base64 or hex). Two subkeys are
 derived from it with HKDF (one encrypts, one signs), so the adapter key is never used as is here.
+
+The archive files themselves (rows, checksums, encryption, the verified fetch) are in
+``memory.archive_files``; the day snapshot and the delete in ``memory.retention_snapshot`` and
+``memory.retention_delete``.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import hmac
 import json
-import uuid
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy.engine import Connection
 
 from aion_assets.core import crypto
 from aion_assets.core.artifacts import ArtifactStore, key_segment
 from aion_assets.core.errors import ArtifactError
-from aion_assets.memory import tables as t
 from aion_assets.memory.models import utc
 
 FORMAT_VERSION = 2
-_READ_CHUNK = 1024 * 1024
 _MANIFEST = ".manifest.json"
-#: Rows per statement when reading a day, deleting or restoring.
-BATCH = 500
 
 
 # -- keys -------------------------------------------------------------------------------------
@@ -232,166 +226,6 @@ def check_manifest(
         raise refuse(f"its day {manifest.day} is not before its cutoff {manifest.cutoff}")
 
 
-# -- rows -------------------------------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return utc(value).isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
-
-
-def row_dict(mapping: Any, table: sa.Table, prefix: str = "") -> dict[str, Any]:
-    """A database row of TABLE as the JSON-ready dict stored in archives."""
-    return {c.name: _jsonable(mapping[f"{prefix}{c.name}"]) for c in table.c}
-
-
-def from_json(data: dict[str, Any], table: sa.Table) -> dict[str, Any]:
-    """An archived row of TABLE as column values to insert."""
-    out: dict[str, Any] = {}
-    for col in table.c:
-        value = data.get(col.name)
-        if value is not None and isinstance(col.type, sa.Uuid):
-            value = uuid.UUID(value)
-        elif value is not None and isinstance(col.type, sa.DateTime):
-            value = utc(datetime.fromisoformat(value))
-        out[col.name] = value
-    return out
-
-
-def encode_item(item: dict[str, Any]) -> bytes:
-    """One archive line (canonical JSON, so equal rows give equal bytes)."""
-    return (json.dumps(item, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode()
-
-
-def canonical(row: dict[str, Any]) -> str:
-    """A row dict as canonical JSON, to compare an archived row with the current one."""
-    return json.dumps(row, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def read_items(path: Path) -> Iterator[dict[str, Any]]:
-    """The archived items of a local (decrypted) archive file, in order."""
-    with gzip.open(path, "rb") as gz:
-        for line in gz:
-            if line.strip():
-                yield json.loads(line)
-
-
-# -- fetching and verifying ------------------------------------------------------------------
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a local file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_READ_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _count_lines(path: Path, uri: str) -> int:
-    try:
-        with gzip.open(path, "rb") as gz:
-            return sum(1 for line in gz if line.strip())
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise ArtifactError(f"archive {uri} is not a readable gzip file: {exc}") from exc
-
-
-def seal(plain: Path, key: str, keys: ArchiveKeys | None, out: Path) -> Path:
-    """The file to upload for the gzip file PLAIN at KEY: encrypted into OUT when KEYS is set."""
-    if keys is None:
-        return plain
-    return crypto.encrypt_file(plain, out, keys.encryption, associated_data=key.encode())
-
-
-def fetch_verified(
-    artifacts: ArtifactStore, manifest: ArchiveManifest, keys: ArchiveKeys | None, folder: Path
-) -> Path:
-    """Download MANIFEST's archive into FOLDER, decrypt it, check it; return the local gzip file.
-
-    Raises:
-        ArtifactError: a plaintext object where an encrypted one is expected (or the reverse), no
-            key for an encrypted archive, a failed decryption, or a checksum or row count that
-            differs from the manifest's. Nothing is deleted or restored then.
-    """
-    uri = artifacts.uri(manifest.key)
-    stored = folder / "stored"
-    artifacts.download_file(manifest.key, stored)
-    with open(stored, "rb") as fh:
-        head = fh.read(len(crypto.MAGIC) + 1)
-    if manifest.encrypted != crypto.is_encrypted(head):
-        found, expected = ("plaintext", "encrypted") if manifest.encrypted else ("encrypted", "plaintext")
-        raise ArtifactError(f"archive {uri} is {found} where an {expected} archive is expected; refusing it")
-    if file_sha256(stored) != manifest.sha256:
-        raise ArtifactError(f"archive {uri} failed verification: its sha256 differs from the manifest's")
-    plain = stored
-    if manifest.encrypted:
-        if keys is None:
-            raise ArtifactError(f"archive {uri} is encrypted and no archive key is configured (AION_ARCHIVE_KEY)")
-        plain = crypto.decrypt_file(stored, folder / "plain.jsonl.gz", keys.encryption,
-                                    associated_data=manifest.key.encode())
-    rows = _count_lines(plain, uri)
-    if rows != manifest.rows or file_sha256(plain) != manifest.content_sha256:
-        raise ArtifactError(
-            f"archive {uri} failed verification: {rows} rows read back, {manifest.rows} in the manifest "
-            "(or its content checksum differs); nothing was deleted"
-        )
-    return plain
-
-
-# -- snapshot, trust, batches ----------------------------------------------------------------
-
-
-def stream_day(conn: Connection, tenant_id: str, start: datetime, end: datetime) -> Iterator[dict[str, Any]]:
-    """Interactions of [START, END) with their edits, one dict per interaction, ordered by id."""
-    i, e = t.interactions.c, t.self_edits.c
-    query = (
-        sa.select(t.interactions, *[col.label(f"e_{col.name}") for col in t.self_edits.c])
-        .select_from(
-            t.interactions.outerjoin(t.self_edits, sa.and_(e.interaction_id == i.id, e.tenant_id == tenant_id))
-        )
-        .where(i.tenant_id == tenant_id, i.timestamp >= start, i.timestamp < end)
-        .order_by(i.id, e.id)
-    )
-    current: dict[str, Any] | None = None
-    for row in conn.execution_options(stream_results=True, yield_per=BATCH).execute(query):
-        m = row._mapping
-        if current is None or current["interaction"]["id"] != str(m["id"]):
-            if current is not None:
-                yield current
-            current = {"interaction": row_dict(m, t.interactions), "self_edits": []}
-        if m["e_id"] is not None:
-            current["self_edits"].append(row_dict(m, t.self_edits, "e_"))
-    if current is not None:
-        yield current
-
-
-def write_day(conn: Connection, tenant_id: str, start: datetime, end: datetime, path: Path) -> tuple[int, int, str]:
-    """Write the day's rows to PATH (deterministic gzip); return (rows, edits, ids sha256)."""
-    ids_hash = hashlib.sha256()
-    rows = edits = 0
-    with open(path, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as gz:
-        for item in stream_day(conn, tenant_id, start, end):
-            gz.write(encode_item(item))
-            ids_hash.update(item["interaction"]["id"].encode() + b"\n")
-            rows += 1
-            edits += len(item["self_edits"])
-    return rows, edits, ids_hash.hexdigest()
-
-
-def batched(items: Iterator[dict[str, Any]], size: int = BATCH) -> Iterator[list[dict[str, Any]]]:
-    """ITEMS in lists of at most SIZE."""
-    batch: list[dict[str, Any]] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
 
 def load_trusted(
     artifacts: ArtifactStore, manifest_key: str, tenant_id: str, keys: ArchiveKeys | None, cutoff: datetime | None
@@ -407,30 +241,18 @@ def load_trusted(
 
 
 __all__ = [
-    "BATCH",
     "FORMAT_VERSION",
     "ArchiveKeys",
     "ArchiveManifest",
     "archive_keys",
     "archive_keys_from_settings",
-    "batched",
-    "canonical",
     "check_manifest",
     "day_bounds",
     "day_prefix",
-    "encode_item",
-    "fetch_verified",
-    "file_sha256",
-    "from_json",
     "is_manifest",
     "load_trusted",
     "manifest_key_for",
     "marker_key",
     "object_key",
-    "read_items",
-    "row_dict",
-    "seal",
-    "stream_day",
     "tenant_prefix",
-    "write_day",
 ]

@@ -23,16 +23,8 @@ from aion_assets.core.artifacts import ArtifactStore
 from aion_assets.core.db import tenant_transaction
 from aion_assets.core.errors import ArtifactError, NotFoundError
 from aion_assets.memory import tables as t
-from aion_assets.memory.archive_format import (
-    ArchiveKeys,
-    batched,
-    day_prefix,
-    fetch_verified,
-    from_json,
-    is_manifest,
-    load_trusted,
-    read_items,
-)
+from aion_assets.memory.archive_files import batched, fetch_verified, from_json, read_items
+from aion_assets.memory.archive_format import ArchiveKeys, day_prefix, is_manifest, load_trusted
 
 
 @dataclass(frozen=True)

@@ -14,19 +14,23 @@ time comes. The API's timestamp bounds are what limit both.
 
 Crash and concurrency safety, step by step:
 
-1. The day's rows are read in one transaction and written to a local gzip file with deterministic
-   bytes; its key is a digest of those bytes, so archiving the same rows again gives the same key
-   and the same content, never a second archive of them; changed rows give a new key.
+1. The day's rows are read in pages, each in its own short read-only transaction, and written
+   to a local gzip file with deterministic bytes only after that transaction has ended
+   (``memory.retention_snapshot``): no transaction is open while the archive is written, uploaded
+   and verified, so ingestion never waits for retention. The archive's key is a digest of its
+   bytes, so archiving the same rows again gives the same key and the same content, never a
+   second archive of them; changed rows give a new key.
 2. The object is uploaded (encrypted when a key is configured), read back, decrypted, and its
    checksums and row count checked. Only then is the manifest written (signed when a key is
    configured). A crash up to here leaves every row in place; the next run repeats 1-2.
-3. The delete runs in ONE transaction, driven by the verified local copy of the archive, not by
-   the manifest's word: for each archived interaction it locks the current row (``FOR UPDATE`` on
-   PostgreSQL, which also blocks a concurrent insert of a new edit, since the foreign-key check
-   needs a share lock on that row; SQLite's ``BEGIN IMMEDIATE`` serialises all writers), reads its
-   current edits, and deletes the interaction and its edits only if they are exactly the archived
-   ones and its timestamp is before both the manifest's and this run's cutoff. An interaction with
-   an edit added or changed since the snapshot is left in place, whole, with all its edits; the
+3. The delete (``memory.retention_delete``) runs in ONE short write transaction, driven by the
+   verified local copy of the archive, not by the manifest's word: for each archived interaction
+   it locks the current row (``FOR UPDATE`` on PostgreSQL, which also blocks a concurrent insert
+   of a new edit, since the foreign-key check needs a share lock on that row; SQLite's
+   ``BEGIN IMMEDIATE`` serialises all writers), reads its current edits, and deletes the
+   interaction and its edits only if they are exactly the archived ones and its timestamp is
+   before both the manifest's and this run's cutoff. An interaction with an edit added or
+   changed since it was read is left in place, whole, with all its edits; the
    next run archives it again (new content, new key). So nothing is lost, and nothing is half
    archived: a row leaves the hot tables only together with an archive that holds it as it was.
 4. The ``deleted`` marker is written after the commit. A crash between 2 and 4 leaves a manifest
@@ -51,43 +55,34 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from aion_assets.core.artifacts import ArtifactStore
-from aion_assets.core.db import tenant_transaction
 from aion_assets.core.errors import ArtifactError
-from aion_assets.memory import tables as t
+from aion_assets.memory.archive_files import canonical, fetch_verified, file_sha256, seal
 from aion_assets.memory.archive_format import (
     FORMAT_VERSION,
     ArchiveKeys,
     ArchiveManifest,
-    batched,
-    canonical,
     day_bounds,
     day_prefix,
-    fetch_verified,
-    file_sha256,
     is_manifest,
     load_trusted,
     manifest_key_for,
     marker_key,
     object_key,
-    read_items,
-    row_dict,
-    seal,
     tenant_prefix,
-    write_day,
 )
 from aion_assets.memory.models import Tenant, utc
 from aion_assets.memory.restore import RestoreResult, restore_day  # re-exported: the CLI's import path
+from aion_assets.memory.retention_delete import delete_archived
+from aion_assets.memory.retention_snapshot import next_day_with_data, write_day
 
 log = logging.getLogger(__name__)
 BeforeDelete = Callable[[ArchiveManifest], None]
@@ -119,97 +114,7 @@ class RetentionRun:
         return not self.failures
 
 
-# -- snapshot ---------------------------------------------------------------------------------
-
-
-def _next_day_with_data(conn: Connection, tenant_id: str, start: datetime | None, cutoff: datetime) -> date | None:
-    c = t.interactions.c
-    query = sa.select(sa.func.min(c.timestamp)).where(c.tenant_id == tenant_id, c.timestamp < cutoff)
-    if start is not None:
-        query = query.where(c.timestamp >= start)
-    first = conn.execute(query).scalar()
-    return None if first is None else utc(first).date()
-
-
 # -- delete -----------------------------------------------------------------------------------
-
-
-def _check_item(item: dict[str, Any], tenant_id: str, start: datetime, limit: datetime, uri: str) -> uuid.UUID:
-    """The id of an archived item, after checking it belongs to TENANT_ID and to [START, LIMIT)."""
-    inter = item["interaction"]
-    ident = uuid.UUID(inter["id"])
-    if inter.get("tenant_id") != tenant_id or any(
-        e.get("tenant_id") != tenant_id or e.get("interaction_id") != inter["id"] for e in item["self_edits"]
-    ):
-        raise ArtifactError(f"archive {uri} holds rows of another tenant; nothing was deleted")
-    stamp = utc(datetime.fromisoformat(inter["timestamp"]))
-    if not start <= stamp < limit:
-        raise ArtifactError(f"archive {uri} holds a row outside its day or after the cutoff; nothing was deleted")
-    return ident
-
-
-def _delete_batch(conn: Connection, tenant_id: str, batch: list[dict[str, Any]], ids: list[uuid.UUID],
-                  limit: datetime) -> tuple[int, int]:
-    """Delete the interactions of BATCH that are unchanged since archiving; return (deleted, kept)."""
-    i, e = t.interactions.c, t.self_edits.c
-    # Lock the interactions first: from here no edit can be added to them (the foreign-key check
-    # of an insert waits for this transaction), so the edits read next are the final ones.
-    current = {
-        str(r.id): canonical(row_dict(r._mapping, t.interactions))
-        for r in conn.execute(
-            sa.select(t.interactions)
-            .where(i.tenant_id == tenant_id, i.id.in_(ids), i.timestamp < limit)
-            .with_for_update()
-        )
-    }
-    # No tenant filter: on SQLite an edit of another tenant pointing here must keep the row too.
-    edits: dict[str, list[str]] = {}
-    for r in conn.execute(sa.select(t.self_edits).where(e.interaction_id.in_(ids)).with_for_update()):
-        edits.setdefault(str(r.interaction_id), []).append(canonical(row_dict(r._mapping, t.self_edits)))
-    gone_ids: list[uuid.UUID] = []
-    gone_edits: list[uuid.UUID] = []
-    kept = 0
-    for item, ident in zip(batch, ids, strict=True):
-        key = str(ident)
-        if key not in current:
-            continue  # already deleted (a resumed run) or not old enough: nothing to do
-        same_row = current[key] == canonical(item["interaction"])
-        same_edits = sorted(edits.get(key, [])) == sorted(canonical(x) for x in item["self_edits"])
-        if same_row and same_edits:
-            gone_ids.append(ident)
-            gone_edits.extend(uuid.UUID(x["id"]) for x in item["self_edits"])
-        else:
-            kept += 1
-    if gone_edits:
-        conn.execute(sa.delete(t.self_edits).where(e.tenant_id == tenant_id, e.id.in_(gone_edits)))
-    deleted = 0
-    if gone_ids:
-        result = conn.execute(
-            sa.delete(t.interactions).where(i.tenant_id == tenant_id, i.id.in_(gone_ids), i.timestamp < limit)
-        )
-        deleted = int(result.rowcount or 0)
-    return deleted, kept
-
-
-def _delete_archived(
-    engine: Engine, tenant_id: str, manifest: ArchiveManifest, plain: Path, cutoff: datetime, uri: str
-) -> tuple[int, int]:
-    """Delete, in one transaction, TENANT_ID's rows that the verified archive PLAIN holds unchanged.
-
-    Returns:
-        (deleted, kept): interactions deleted, and archived ones left because they changed.
-    """
-    day = date.fromisoformat(manifest.day)
-    limit = min(cutoff, utc(datetime.fromisoformat(manifest.cutoff)))
-    start, end = day_bounds(day, limit)
-    deleted = kept = 0
-    # The job's tenant, never the manifest's word for it (check_manifest made them equal anyway).
-    with tenant_transaction(engine, tenant_id) as conn:
-        for batch in batched(read_items(plain)):
-            ids = [_check_item(item, tenant_id, start, end, uri) for item in batch]
-            d, k = _delete_batch(conn, tenant_id, batch, ids, end)
-            deleted, kept = deleted + d, kept + k
-    return deleted, kept
 
 
 def _finish(
@@ -224,7 +129,7 @@ def _finish(
 ) -> tuple[int, int]:
     if before_delete is not None:
         before_delete(manifest)
-    deleted, kept = _delete_archived(engine, tenant_id, manifest, plain, cutoff, artifacts.uri(manifest.key))
+    deleted, kept = delete_archived(engine, tenant_id, manifest, plain, cutoff, artifacts.uri(manifest.key))
     marker = {"deleted": deleted, "kept": kept, "at": datetime.now(UTC).isoformat()}
     artifacts.put_bytes(marker_key(manifest_key), canonical(marker).encode())
     if kept:
@@ -294,16 +199,11 @@ def _archive_tenant(
             deleted, kept = _finish(engine, artifacts, tenant_id, manifest, manifest_key, plain, cutoff, before_delete)
             results.append(ArchiveResult(manifest, deleted, True, kept))
         start: datetime | None = None
-        while True:
-            folder = Path(tempfile.mkdtemp(dir=tmp))
-            # A read-only snapshot: on SQLite it holds no lock a writer waits for; the delete re-checks.
-            with tenant_transaction(engine, tenant_id, read_only=True) as conn:
-                day = _next_day_with_data(conn, tenant_id, start, cutoff)
-                if day is None:
-                    break
-                day_start, day_end = day_bounds(day, cutoff)
-                path = folder / f"{day.isoformat()}.jsonl.gz"
-                rows, edits, ids_sha = write_day(conn, tenant_id, day_start, day_end, path)
+        while (day := next_day_with_data(engine, tenant_id, start, cutoff)) is not None:
+            day_start, day_end = day_bounds(day, cutoff)
+            path = Path(tempfile.mkdtemp(dir=tmp)) / f"{day.isoformat()}.jsonl.gz"
+            # Read in pages, each transaction ended before its rows are written; the delete re-checks.
+            rows, edits, ids_sha = write_day(engine, tenant_id, day_start, day_end, path)
             start = day_start + timedelta(days=1)
             if rows:
                 results.append(

@@ -19,15 +19,14 @@ import pytest
 
 from aion_assets.core import crypto
 from aion_assets.core.artifacts import (
-    TEMP_PREFIX,
     ArtifactNotFoundError,
     ArtifactStore,
     InvalidKeyError,
     LocalArtifactStore,
-    S3ArtifactStore,
     artifact_store_from_uri,
-    make_s3_client,
 )
+from aion_assets.core.artifacts.base import TEMP_PREFIX
+from aion_assets.core.artifacts.s3 import S3ArtifactStore, make_s3_client
 from aion_assets.core.errors import ArtifactError, ConfigError, StoreUnavailableError
 from tests.support import free_ports
 from tests.support.seaweedfs import S3Endpoint

@@ -28,7 +28,8 @@ from aion_assets.core import crypto
 from aion_assets.core.db import make_engine, tenant_transaction
 from aion_assets.core.errors import ArtifactError
 from aion_assets.memory import tables as t
-from aion_assets.memory.archive_format import ArchiveManifest, archive_keys, encode_item, row_dict
+from aion_assets.memory.archive_files import encode_item, row_dict
+from aion_assets.memory.archive_format import ArchiveManifest, archive_keys
 from aion_assets.memory.assets import interaction_archive
 from aion_assets.memory.models import EditorType, EditStatus, SelfEditIn, Tenant
 from aion_assets.memory.resources import MemoryStoreResource

@@ -1,261 +1,34 @@
-"""Artifact store: datasets, adapters, reports and archives, in a local folder or S3.
+"""`S3ArtifactStore`: artifacts as objects in an S3-compatible bucket (AWS S3, MinIO, SeaweedFS).
 
-One interface, two implementations (`LocalArtifactStore`, `S3ArtifactStore`). Keys are
-POSIX-style relative paths such as ``datasets/acme/support/v1/train.jsonl``. Every write is
-atomic: a reader sees either nothing or the complete object, never a partial one.
-
-`artifact_store_from_uri` turns ``AION_ARTIFACTS_URI`` (a path, ``file://...`` or
-``s3://bucket/prefix``) into a store. This module is plain Python: the Dagster resource that
-wraps it lives with the orchestration code.
+Small objects are one PutObject, larger files a multipart upload; S3 shows either only once it
+is complete, which is what makes writes atomic. boto3 is imported only when a client is built
+or an error translated.
 """
 
 from __future__ import annotations
 
-import abc
 import builtins
 import contextlib
 import io
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import quote, unquote, urlparse
 
+from aion_assets.core.artifacts.base import (
+    TEMP_PREFIX,
+    ArtifactNotFoundError,
+    ArtifactStore,
+    InvalidKeyError,
+    validate_key,
+    validate_prefix,
+)
 from aion_assets.core.errors import ArtifactError, ConfigError, StoreUnavailableError
-from aion_assets.core.files import make_private_dir
-
-#: Local temporary files start with this; keys may not, so `list()` can always skip them.
-TEMP_PREFIX = ".aion-tmp-"
 
 #: Files larger than this go to S3 as a multipart upload (S3 only shows the object once the
 #: upload completes, so multipart is as atomic as a single PutObject).
 DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024
-
-_COPY_BUFFER = 1024 * 1024
-
-
-class InvalidKeyError(ArtifactError, ValueError):
-    """A key is not a clean relative POSIX path (empty, absolute, '..', empty segment...)."""
-
-
-class ArtifactNotFoundError(ArtifactError):
-    """No object is stored at the key; the message names the full URI."""
-
-
-def validate_key(key: str) -> str:
-    """Return KEY unchanged when it is a valid artifact key, else raise InvalidKeyError.
-
-    A valid key is a non-empty relative POSIX path whose segments are non-empty, not '.' or
-    '..', contain no backslash, NUL or control character, and do not start with the
-    reserved temporary-file prefix.
-    """
-    if not isinstance(key, str) or not key:
-        raise InvalidKeyError(f"artifact key must be a non-empty string, got {key!r}")
-    if key.startswith("/"):
-        raise InvalidKeyError(f"artifact key must be relative, got absolute {key!r}")
-    if "\\" in key or any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
-        raise InvalidKeyError(f"artifact key {key!r} contains a backslash or control character")
-    for segment in key.split("/"):
-        if segment in ("", ".", ".."):
-            raise InvalidKeyError(
-                f"artifact key {key!r} has an empty, '.' or '..' segment; use a plain relative path "
-                "such as 'datasets/acme/support/v1/train.jsonl'"
-            )
-        if segment.startswith(TEMP_PREFIX):
-            raise InvalidKeyError(f"artifact key {key!r} uses the reserved prefix {TEMP_PREFIX!r}")
-    return key
-
-
-def validate_prefix(prefix: str) -> str:
-    """Return PREFIX when it is '' or a valid key with an optional trailing '/'."""
-    if prefix == "":
-        return prefix
-    validate_key(prefix.removesuffix("/"))
-    return prefix
-
-
-class ArtifactStore(abc.ABC):
-    """Abstract store of immutable-by-convention objects addressed by key."""
-
-    @abc.abstractmethod
-    def uri(self, key: str) -> str:
-        """Return the full URI of KEY (``file:///...`` or ``s3://bucket/prefix/key``)."""
-
-    @abc.abstractmethod
-    def put_bytes(self, key: str, data: bytes) -> str:
-        """Store DATA at KEY atomically, replacing any object there. Returns the URI."""
-
-    @abc.abstractmethod
-    def put_file(self, key: str, path: Path) -> str:
-        """Store the local file PATH at KEY atomically. Returns the URI."""
-
-    @abc.abstractmethod
-    def get_bytes(self, key: str) -> bytes:
-        """Return the object at KEY. Raises ArtifactError when it does not exist."""
-
-    @abc.abstractmethod
-    def open_read(self, key: str) -> BinaryIO:
-        """Open KEY for streaming reads (caller closes). Raises ArtifactError if missing."""
-
-    @abc.abstractmethod
-    def download_file(self, key: str, path: Path) -> None:
-        """Copy the object at KEY to the local file PATH."""
-
-    @abc.abstractmethod
-    def exists(self, key: str) -> bool:
-        """Whether an object is stored at KEY."""
-
-    @abc.abstractmethod
-    def list(self, prefix: str = "") -> Iterator[str]:
-        """Yield the keys under PREFIX (recursively), sorted."""
-
-    @abc.abstractmethod
-    def delete(self, key: str) -> None:
-        """Delete the object at KEY; deleting a missing key is not an error."""
-
-    # builtins.list: inside the class body `list` is the method below, not the type.
-    def put_dir(self, prefix: str, directory: Path) -> builtins.list[str]:
-        """Upload every file below DIRECTORY under PREFIX; returns the keys written."""
-        keys = []
-        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-            key = f"{prefix.rstrip('/')}/{path.relative_to(directory).as_posix()}"
-            self.put_file(key, path)
-            keys.append(key)
-        return keys
-
-    def download_dir(self, prefix: str, directory: Path) -> builtins.list[Path]:
-        """Download every object under PREFIX into DIRECTORY, keeping relative paths."""
-        out = []
-        base = prefix.rstrip("/") + "/"
-        for key in self.list(base):
-            target = directory / key[len(base):]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            self.download_file(key, target)
-            out.append(target)
-        return out
-
-
-def _atomic_copy_to(path: Path, source: BinaryIO) -> None:
-    """Write SOURCE to PATH through a temp file in the same folder + fsync + os.replace.
-
-    The temp file lives in PATH's own folder because os.replace is only atomic within one
-    filesystem; the fsync before the rename keeps a crash from leaving a renamed but empty file.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            shutil.copyfileobj(source, tmp, _COPY_BUFFER)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; not every platform lets a folder be opened for it.
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-class LocalArtifactStore(ArtifactStore):
-    """Artifacts as files below ROOT (the embedded default).
-
-    Writes go to a hidden temp file in the target folder, are fsynced and renamed into place.
-    On a local filesystem a key cannot be both an object and a folder of other keys
-    (``a`` and ``a/b``); such a write raises ArtifactError.
-    """
-
-    def __init__(self, root: Path | str) -> None:
-        self.root = Path(root).expanduser().resolve()
-
-    def __repr__(self) -> str:
-        return f"LocalArtifactStore({str(self.root)!r})"
-
-    def _path(self, key: str) -> Path:
-        return self.root.joinpath(*validate_key(key).split("/"))
-
-    def uri(self, key: str) -> str:
-        return self._path(key).as_uri()
-
-    def put_bytes(self, key: str, data: bytes) -> str:
-        return self._put(key, io.BytesIO(data))
-
-    def put_file(self, key: str, path: Path) -> str:
-        target = self._path(key)
-        if not Path(path).is_file():
-            raise ArtifactError(f"cannot store {target.as_uri()}: local file {path} does not exist")
-        with open(path, "rb") as source:
-            return self._put(key, source)
-
-    def _put(self, key: str, source: BinaryIO) -> str:
-        path = self._path(key)
-        try:
-            # Folders 0700 whatever the umask (files are already 0600: mkstemp); artifacts hold PII.
-            make_private_dir(path.parent)
-            _atomic_copy_to(path, source)
-        except (NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
-            raise ArtifactError(
-                f"cannot write {path.as_uri()}: a key is both an object and a folder of other keys "
-                f"in the local store ({exc.strerror})"
-            ) from exc
-        return path.as_uri()
-
-    def get_bytes(self, key: str) -> bytes:
-        with self.open_read(key) as stream:
-            return stream.read()
-
-    def open_read(self, key: str) -> BinaryIO:
-        path = self._path(key)
-        try:
-            return open(path, "rb")
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise ArtifactNotFoundError(f"artifact not found: {path.as_uri()}") from None
-
-    def download_file(self, key: str, path: Path) -> None:
-        with self.open_read(key) as source:
-            _atomic_copy_to(Path(path), source)
-
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
-
-    def list(self, prefix: str = "") -> Iterator[str]:
-        validate_prefix(prefix)
-        # Walk only the deepest folder that the prefix fully names, then filter by string
-        # prefix, so that 'datasets/ac' matches 'datasets/acme/...' as it does on S3.
-        folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
-        start = self.root.joinpath(*folder.split("/")) if folder else self.root
-        keys = []
-        for dirpath, dirnames, filenames in os.walk(start):
-            dirnames[:] = [d for d in dirnames if not d.startswith(TEMP_PREFIX)]
-            rel = Path(dirpath).relative_to(self.root).as_posix()
-            for name in filenames:
-                if name.startswith(TEMP_PREFIX):
-                    continue
-                key = name if rel == "." else f"{rel}/{name}"
-                if key.startswith(prefix):
-                    keys.append(key)
-        yield from sorted(keys)
-
-    def delete(self, key: str) -> None:
-        path = self._path(key)
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            return
-        except IsADirectoryError:
-            raise ArtifactError(f"cannot delete {path.as_uri()}: it is a folder of other keys") from None
-
 
 _UNAVAILABLE_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "503", "500"}
 _AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
@@ -542,64 +315,3 @@ def make_s3_client(
         aws_secret_access_key=secret_key or None,
         config=config,
     )
-
-
-def artifact_store_from_uri(
-    uri: str,
-    *,
-    endpoint_url: str | None = None,
-    region: str | None = None,
-    access_key: str | None = None,
-    secret_key: str | None = None,
-    sse_kms_key_id: str | None = None,
-    create_bucket: bool = False,
-    client: Any = None,
-) -> ArtifactStore:
-    """Build the artifact store that URI names.
-
-    Args:
-        uri: a plain path, ``file:///abs/path`` (local store) or ``s3://bucket[/prefix]``.
-        endpoint_url, region, access_key, secret_key: S3 connection settings (ignored for
-            local stores); see `make_s3_client`.
-        sse_kms_key_id: when set, S3 writes use server-side encryption with this KMS key.
-        create_bucket: create the S3 bucket when it is missing (this contacts the server
-            now); otherwise nothing is contacted until first use, and a missing bucket then
-            raises ConfigError.
-        client: an existing boto3 S3 client to use instead of building one.
-
-    Returns:
-        A LocalArtifactStore or S3ArtifactStore.
-
-    Raises:
-        ConfigError: for an empty URI, an unsupported scheme, or a bucket missing when
-            CREATE_BUCKET asks to check it.
-    """
-    if not uri or not uri.strip():
-        raise ConfigError("artifact store URI is empty; set AION_ARTIFACTS_URI to a path or s3://bucket/prefix")
-    uri = uri.strip()
-    parsed = urlparse(uri)
-    scheme = parsed.scheme.lower()
-    if scheme == "file":
-        if parsed.netloc not in ("", "localhost"):
-            raise ConfigError(f"artifact store URI {uri!r}: file:// URIs must name a local path (file:///path)")
-        return LocalArtifactStore(Path(unquote(parsed.path)))
-    if scheme == "" or (len(scheme) == 1 and os.name == "nt"):
-        return LocalArtifactStore(Path(uri))
-    if scheme == "s3":
-        if not parsed.netloc:
-            raise ConfigError(f"artifact store URI {uri!r} has no bucket; use s3://bucket/prefix")
-        s3_client = client or make_s3_client(
-            endpoint_url=endpoint_url, region=region, access_key=access_key, secret_key=secret_key
-        )
-        store = S3ArtifactStore(
-            parsed.netloc, parsed.path.strip("/"), s3_client, sse_kms_key_id=sse_kms_key_id
-        )
-        if create_bucket:
-            store.ensure_bucket(create=True)
-        return store
-    raise ConfigError(f"artifact store URI {uri!r}: unsupported scheme {scheme!r}; use a path, file:// or s3://")
-
-
-def key_segment(value: str) -> str:
-    """VALUE (a tenant id) as one artifact-key segment (``/`` and other separators percent-quoted)."""
-    return quote(value, safe="@:.-_")
