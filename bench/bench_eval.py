@@ -66,7 +66,7 @@ def _peft_throughput(
 
     Also returns whether the answers are identical (a zero adapter must change nothing).
     """
-    from aion_assets.seal.evaluation.evaluate import attach_adapters, generate_answers
+    from aion_assets.seal.evaluation.generation import attach_adapters, generate_answers
 
     gen = {"max_new_tokens": max_new_tokens, "batch_size": batch_size}
     generate_answers(model, tokenizer, prompts[:1], max_new_tokens=2)  # warm-up, not timed

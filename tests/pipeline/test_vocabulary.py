@@ -27,7 +27,8 @@ from aion_assets.memory.models import EditStatus, InteractionIn, SelfEditIn, Ten
 from aion_assets.memory.scrub.policy import VocabularySettings, scrub_policy, vocabulary_settings
 from aion_assets.memory.store import MemoryStore
 from aion_assets.seal.datasets.tenant_config import validate_tenant_config
-from aion_assets.seal.datasets.vocabulary import Answer, candidate_terms, learn_vocabulary, read_vocabulary
+from aion_assets.seal.datasets.vocabulary import Answer, learn_vocabulary, read_vocabulary
+from aion_assets.seal.datasets.vocabulary_terms import candidate_terms
 from tests.pipeline.conftest import Backend, set_tenant
 
 pytestmark = pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")

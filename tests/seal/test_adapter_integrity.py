@@ -23,19 +23,10 @@ import pytest
 from aion_assets.core.artifacts import LocalArtifactStore
 from aion_assets.core.crypto import generate_key
 from aion_assets.core.errors import ArtifactError
-from aion_assets.seal.training.adapters import (
-    MANIFEST,
-    AdapterBinding,
-    AdapterPackage,
-    download_adapter,
-    file_associated_data,
-    manifest_digest,
-    package_adapter,
-    plain_peft_folder,
-    upload_adapter,
-    write_manifest,
-)
+from aion_assets.seal.training.adapters import manifest_digest, plain_peft_folder
 from aion_assets.seal.training.base_models import BaseModelInfo, file_sha256
+from aion_assets.seal.training.manifest import MANIFEST, AdapterBinding, file_associated_data, write_manifest
+from aion_assets.seal.training.packaging import AdapterPackage, download_adapter, package_adapter, upload_adapter
 
 BASE = BaseModelInfo(name="tiny", path=Path("/nonexistent"), sha256="ab" * 32)
 ACME = AdapterBinding("acme", "support", "tiny+seal-acme~support@2026.04.01-000000-aaaaaaaa")

@@ -18,17 +18,10 @@ import torch
 from aion_assets.core.artifacts import LocalArtifactStore
 from aion_assets.core.crypto import generate_key
 from aion_assets.core.errors import ArtifactError
-from aion_assets.seal.training.adapters import (
-    MANIFEST,
-    AdapterBinding,
-    download_adapter,
-    load_adapter_model,
-    package_adapter,
-    upload_adapter,
-    verify_manifest,
-    write_manifest,
-)
+from aion_assets.seal.training.adapters import load_adapter_model, verify_manifest
 from aion_assets.seal.training.base_models import BaseModelInfo, weights_sha256
+from aion_assets.seal.training.manifest import MANIFEST, AdapterBinding, write_manifest
+from aion_assets.seal.training.packaging import download_adapter, package_adapter, upload_adapter
 
 PROBE = torch.tensor([[1, 5, 9, 14, 20, 7, 3]])
 ACME = AdapterBinding("acme", "support", "tiny+seal-acme~support@2026.04.01-000000-run00001")

@@ -18,13 +18,11 @@ torch = pytest.importorskip("torch")
 
 from aion_assets.core.errors import ArtifactError, ConfigError  # noqa: E402
 from aion_assets.demo import generate_demo_domain  # noqa: E402
-from aion_assets.seal.evaluation.evaluate import (  # noqa: E402
-    evaluate_candidate,
-    generate_answers,
-    items_from_rows,
-    items_from_scenarios,
-)
-from aion_assets.seal.evaluation.metrics import METRICS, paired_bootstrap  # noqa: E402
+from aion_assets.seal.evaluation.bootstrap import paired_bootstrap  # noqa: E402
+from aion_assets.seal.evaluation.evaluate import evaluate_candidate  # noqa: E402
+from aion_assets.seal.evaluation.generation import generate_answers  # noqa: E402
+from aion_assets.seal.evaluation.items import items_from_rows, items_from_scenarios  # noqa: E402
+from aion_assets.seal.evaluation.metrics import METRICS  # noqa: E402
 from aion_assets.seal.evaluation.report import EvaluationReport, ModelResult, gate  # noqa: E402
 from aion_assets.seal.evaluation.scenarios import load_for  # noqa: E402
 

@@ -8,17 +8,15 @@ import math
 
 import pytest
 
+from aion_assets.seal.evaluation.bootstrap import paired_bootstrap
+from aion_assets.seal.evaluation.consistency import EmbeddingConsistency, TokenCosineConsistency, minilm_model_dir
 from aion_assets.seal.evaluation.metrics import (
     Assertions,
-    EmbeddingConsistency,
-    TokenCosineConsistency,
     bleu,
     chrf,
     extract_facts,
     fact_recall,
-    minilm_model_dir,
     normalize,
-    paired_bootstrap,
     rouge_l,
     score_example,
 )

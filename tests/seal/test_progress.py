@@ -214,7 +214,7 @@ def test_showing_progress_sends_standard_error_around_the_bars(capsys: pytest.Ca
 def test_generation_reports_each_batch_of_answers(tiny_llama: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from aion_assets.seal.evaluation.evaluate import generate_answers
+    from aion_assets.seal.evaluation.generation import generate_answers
 
     model = AutoModelForCausalLM.from_pretrained(str(tiny_llama))
     tok = AutoTokenizer.from_pretrained(str(tiny_llama))

