@@ -1,7 +1,8 @@
 """Streamlit glue of the registry pages: the tenant picker, the cached registry client and reads.
 
-Logic lives in :mod:`review_app.registry_services`; this module binds it to Streamlit's caches and
-session state, as :mod:`review_app.ui` does for the edit queue.
+Logic lives in :mod:`review_app.registry_services` and the page modules beside it
+(``registry_promotions``, ``registry_models``, ``registry_routes``, ``registry_audit``); this module
+binds it to Streamlit's caches and session state, as :mod:`review_app.ui` does for the edit queue.
 """
 
 from __future__ import annotations
@@ -14,14 +15,9 @@ from aion_assets.registry.http_client import RegistryApiError, RegistryClient
 from aion_assets.registry.models import AuditEntry, ModelDetail, ModelVersion, Route
 from review_app import ui
 from review_app.auth import Reviewer
-from review_app.registry_services import (
-    VERSIONS_LIMIT,
-    AuditFilters,
-    describe_registry_error,
-    fetch_audit,
-    make_registry_client,
-    pending_promotions,
-)
+from review_app.registry_audit import AuditFilters, fetch_audit
+from review_app.registry_promotions import pending_promotions
+from review_app.registry_services import VERSIONS_LIMIT, describe_registry_error, make_registry_client
 
 #: Seconds a registry read is reused before it is read again (actions clear it at once).
 READ_TTL_SECONDS = 15

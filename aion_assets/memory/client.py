@@ -6,36 +6,27 @@ a timeout or a 5xx can never store a row twice: the server treats a known id as 
 
 from __future__ import annotations
 
-import random
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 
+from aion_assets.core.http_client import RETRY_STATUSES, ApiClientError, RetryingHttpClient, RetryPolicy
 from aion_assets.memory.models import EditStatus, Interaction, SelfEdit, SelfEditPage
 
-RETRY_STATUSES = frozenset({500, 502, 503, 504})
+__all__ = ["RETRY_STATUSES", "MemoryApiError", "MemoryClient"]
 
 
-class MemoryApiError(Exception):
-    """The API refused the request (4xx), or kept failing after every retry.
+class MemoryApiError(ApiClientError):
+    """The memory API refused the request (4xx), or kept failing after every retry.
 
-    Attributes:
+    Attributes (from :class:`~aion_assets.core.http_client.ApiClientError`):
         status: HTTP status (None when the server was never reached).
         body: the decoded JSON error body, when there was one.
         attempts: how many requests were sent (1 for a 4xx: those are never retried).
+        field, message: the invalid field and the message the server named, if any.
     """
-
-    def __init__(self, message: str, status: int | None = None, body: Any = None, attempts: int = 1) -> None:
-        super().__init__(message)
-        self.status, self.body, self.attempts = status, body, attempts
-
-    @property
-    def field(self) -> str | None:
-        """The invalid field the server named, if any."""
-        return self.body.get("field") if isinstance(self.body, dict) else None
 
 
 class MemoryClient:
@@ -52,6 +43,11 @@ class MemoryClient:
             next delay would pass it, whatever MAX_RETRIES says.
         timeout: per-request timeout in seconds.
         transport: optional httpx transport (tests use ASGITransport / MockTransport).
+
+    The retry rules are :mod:`aion_assets.core.http_client`'s (shared with the registry client).
+
+    Raises:
+        ValueError: a negative or infinite retry setting.
     """
 
     def __init__(
@@ -66,15 +62,13 @@ class MemoryClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_delay = max_delay
-        self.max_total_delay = max_total_delay
-        self._http = httpx.Client(
-            base_url=base_url,
+        self._http = RetryingHttpClient(
+            base_url,
             headers={"Authorization": f"Bearer {token}"},
+            policy=RetryPolicy(max_retries, backoff, max_delay, max_total_delay),
             timeout=timeout,
             transport=transport,
+            error=MemoryApiError,
         )
 
     def close(self) -> None:
@@ -88,31 +82,7 @@ class MemoryClient:
         self.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        attempts, slept = 0, 0.0
-        while True:
-            attempts += 1
-            status: int | None = None
-            body: Any = None
-            error: Exception | None = None
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except httpx.TransportError as exc:
-                error, what = exc, repr(exc)
-            else:
-                if response.status_code < 400:
-                    return response
-                status, body = response.status_code, _json_or_text(response)
-                message = body.get("message") if isinstance(body, dict) else str(body)
-                what = f"HTTP {status}: {message}"
-                if status not in RETRY_STATUSES:
-                    raise MemoryApiError(f"{method} {path}: {what}", status, body, attempts)
-            delay = min(self.max_delay, self.backoff * 2 ** (attempts - 1) * (0.5 + random.random()))
-            if attempts > self.max_retries or slept + delay > self.max_total_delay:
-                raise MemoryApiError(
-                    f"{method} {path}: {what} after {attempts} attempts", status, body, attempts
-                ) from error
-            time.sleep(delay)
-            slept += delay
+        return self._http.request(method, path, **kwargs)
 
     # -- endpoints -----------------------------------------------------------------------
 
@@ -190,9 +160,3 @@ def _with_id(item: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = value.isoformat()
     return out
 
-
-def _json_or_text(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text

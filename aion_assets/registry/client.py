@@ -16,130 +16,47 @@ Observability: ``stats()`` (counts, ages, last error), and Prometheus gauges on 
 given (``prometheus_client.REGISTRY`` by default), labelled with the client's ``name``:
 ``aion_route_table_age_seconds`` (seconds since the oldest tenant table was fetched; +Inf
 before any), ``aion_route_table_routes`` and ``aion_route_refresh_failures``.
+
+This module holds the client (table, refresher thread, resolve); the rest is beside it:
+``registry.routing`` (the types it answers, the errors, the checks of a route row),
+``registry.route_cache`` (the persisted file) and ``registry.route_metrics`` (the gauges).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import math
-import os
-import tempfile
 import threading
 import time
-import weakref
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import httpx
-import jwt
-from prometheus_client import REGISTRY, CollectorRegistry, Gauge
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from aion_assets.registry.route_cache import CACHE_FORMAT, Segments, load_segments, save_segments
+from aion_assets.registry.route_metrics import ClientSeries
+from aion_assets.registry.routing import (
+    ResolvedRoute,
+    RouteClientError,
+    RouteClientStats,
+    UnknownRouteError,
+    checked,
+    resolved,
+    tenant_of,
+)
+
+# The client's public names, importable from here as before the split.
+__all__ = [
+    "CACHE_FORMAT",
+    "ResolvedRoute",
+    "RouteClient",
+    "RouteClientError",
+    "RouteClientStats",
+    "UnknownRouteError",
+]
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = 1
-
-
-class RouteClientError(Exception):
-    """Base class of the routing client's errors."""
-
-
-class UnknownRouteError(RouteClientError, LookupError):
-    """No route for (tenant, agent) in the table and no default model configured."""
-
-
-@dataclass(frozen=True)
-class ResolvedRoute:
-    """What a gateway needs to serve one request.
-
-    ``model_id`` is None (and ``from_default`` True) when the agent has no route and the
-    client's configured default model answered instead.
-    """
-
-    tenant_id: str
-    agent_id: str
-    model_name: str
-    model_id: str | None
-    adapter_uri: str | None
-    fallback_model_name: str | None
-    fallback_adapter_uri: str | None
-    version: int
-    from_default: bool = False
-
-
-@dataclass(frozen=True)
-class RouteClientStats:
-    """A snapshot of a client's state (``RouteClient.stats()``); times are Unix epoch seconds."""
-
-    routes: int
-    tenants: int
-    tenants_with_table: int
-    age_seconds: float
-    tenant_age_seconds: dict[str, float]
-    refresh_interval: float
-    refreshes: int
-    refresh_failures: int
-    refreshing: bool
-    last_refresh_at: float | None
-    last_success_at: float | None
-    last_error: str | None
-    loaded_from_disk: bool
-
-
-@dataclass
-class _Exported:
-    """The gauges of one Prometheus registry, shared by the clients exporting to it (one label each)."""
-
-    age: Gauge
-    routes: Gauge
-    failures: Gauge
-    names: set[str] = field(default_factory=set)
-
-
-_EXPORTED: weakref.WeakKeyDictionary[CollectorRegistry, _Exported] = weakref.WeakKeyDictionary()
-_EXPORTED_LOCK = threading.Lock()
-
-
-def _exported(registry: CollectorRegistry) -> _Exported:
-    with _EXPORTED_LOCK:
-        found = _EXPORTED.get(registry)
-        if found is None:
-            labels = ["client"]
-            found = _EXPORTED[registry] = _Exported(
-                age=Gauge("aion_route_table_age_seconds", "Seconds since the oldest tenant route table was fetched "
-                          "(+Inf before any table).", labels, registry=registry),
-                routes=Gauge("aion_route_table_routes", "Routes in the in-memory table.", labels, registry=registry),
-                failures=Gauge("aion_route_refresh_failures", "Route refreshes that failed since the client started.",
-                               labels, registry=registry),
-            )
-        return found
-
-
-def _tenant_of(token: str) -> str:
-    """The tenant a token is for (read without verifying: the registry verifies it)."""
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError as exc:
-        raise ValueError(f"token is not a JWT: {exc}") from exc
-    tenant = claims.get("tenant_id")
-    if not isinstance(tenant, str) or not tenant:
-        raise ValueError("token has no tenant_id claim")
-    return tenant
-
-
-def _resolved(row: Mapping[str, Any]) -> ResolvedRoute:
-    return ResolvedRoute(
-        tenant_id=str(row["tenant_id"]),
-        agent_id=str(row["agent_id"]),
-        model_name=str(row["default_model_name"]),
-        model_id=str(row["default_model_id"]),
-        adapter_uri=row.get("default_adapter_uri"),
-        fallback_model_name=row.get("fallback_model_name"),
-        fallback_adapter_uri=row.get("fallback_adapter_uri"),
-        version=int(row["version"]),
-    )
 
 
 class RouteClient:
@@ -180,7 +97,7 @@ class RouteClient:
         token_list = [tokens] if isinstance(tokens, str) else list(tokens)
         if not token_list:
             raise ValueError("give at least one token")
-        self._tokens = {_tenant_of(tok): tok for tok in token_list}
+        self._tokens = {tenant_of(tok): tok for tok in token_list}
         self.cache_path = Path(cache_path) if cache_path is not None else None
         self._refresh_interval = 0.0
         self._wake = threading.Event()  # cuts the background wait short (interval changed, close)
@@ -188,7 +105,7 @@ class RouteClient:
         self.default_model = default_model
         self.name = name
         self._metrics_registry = metrics_registry if metrics_registry is not None else REGISTRY
-        self._exported: _Exported | None = None
+        self._series: ClientSeries | None = None
         self._refreshes = self._failures = 0
         self._refreshing = False
         self._last_refresh_at: float | None = None
@@ -196,7 +113,7 @@ class RouteClient:
         self._last_attempt = -math.inf  # time.monotonic() of the last refresh's end
         self._http = httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
         # tenant -> (wall-clock time of the fetch, the routes as the API sent them)
-        self._segments: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        self._segments: Segments = {}
         self._table: dict[tuple[str, str], ResolvedRoute] = {}
         self._lock = threading.Lock()  # serializes refreshes and cache writes, never resolve()
         self._stop = threading.Event()
@@ -269,30 +186,16 @@ class RouteClient:
     # -- metrics -------------------------------------------------------------------------
 
     def _export_metrics(self) -> None:
-        if self._exported is not None:
-            return
-        exported = _exported(self._metrics_registry)
-        with _EXPORTED_LOCK:
-            if self.name in exported.names:
-                raise ValueError(
-                    f"a started RouteClient named {self.name!r} already exports metrics to this registry; "
-                    "give each client its own name="
-                )
-            exported.names.add(self.name)
-        exported.age.labels(self.name).set_function(lambda: self.age_seconds)
-        exported.routes.labels(self.name).set_function(lambda: len(self._table))
-        exported.failures.labels(self.name).set_function(lambda: self._failures)
-        self._exported = exported
+        if self._series is None:
+            self._series = ClientSeries(
+                self._metrics_registry, self.name,
+                age=lambda: self.age_seconds, routes=lambda: len(self._table), failures=lambda: self._failures,
+            )
 
     def _withdraw_metrics(self) -> None:
-        exported, self._exported = self._exported, None
-        if exported is None:
-            return
-        with _EXPORTED_LOCK:
-            exported.names.discard(self.name)
-        for gauge in (exported.age, exported.routes, exported.failures):
-            with contextlib.suppress(KeyError):
-                gauge.remove(self.name)
+        series, self._series = self._series, None
+        if series is not None:
+            series.withdraw()
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -380,7 +283,7 @@ class RouteClient:
 
     def _refresh_locked(self) -> bool:
         ok, errors = True, []
-        fetched: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+        fetched: Segments = {}
         for tenant, token in self._tokens.items():
             try:
                 response = self._http.get("/routes", headers={"Authorization": f"Bearer {token}"})
@@ -389,7 +292,7 @@ class RouteClient:
                 rows = response.json()
                 if not isinstance(rows, list):
                     raise RouteClientError("GET /routes did not answer a JSON array")
-                fetched[tenant] = (time.time(), [_checked(row, tenant) for row in rows])
+                fetched[tenant] = (time.time(), [checked(row, tenant) for row in rows])
             except (httpx.HTTPError, RouteClientError, ValueError, KeyError, TypeError) as exc:
                 ok = False
                 errors.append(f"tenant {tenant}: {exc}")
@@ -405,73 +308,23 @@ class RouteClient:
             self._save_cache()
         return ok
 
-    def _install(self, segments: dict[str, tuple[float, list[dict[str, Any]]]]) -> None:
+    def _install(self, segments: Segments) -> None:
         table = {
-            (row["tenant_id"], row["agent_id"]): _resolved(row) for _, rows in segments.values() for row in rows
+            (row["tenant_id"], row["agent_id"]): resolved(row) for _, rows in segments.values() for row in rows
         }
         # Two reference swaps: resolve() sees the old table or the new one, never a half-built one.
         self._table = table
         self._segments = segments
 
     def _save_cache(self) -> None:
-        if self.cache_path is None:
-            return
-        doc = {
-            "format": CACHE_FORMAT,
-            "tenants": {t: {"fetched_at": at, "routes": rows} for t, (at, rows) in self._segments.items()},
-        }
-        path = self.cache_path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(doc, handle, separators=(",", ":"))
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-            with contextlib.suppress(OSError):  # make the rename itself durable (POSIX)
-                dir_fd = os.open(path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
-        except OSError as exc:
-            # A full or read-only disk must not stop routing from memory.
-            log.warning("could not persist the route table to %s: %s", path, exc)
+        if self.cache_path is not None:
+            save_segments(self.cache_path, self._segments)
 
     def _load_cache(self) -> None:
-        path = self.cache_path
-        if path is None or not path.exists():
-            return
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            if doc.get("format") != CACHE_FORMAT:
-                raise ValueError(f"format {doc.get('format')!r}, expected {CACHE_FORMAT}")
-            segments = {
-                tenant: (float(seg["fetched_at"]), [_checked(row, tenant) for row in seg["routes"]])
-                for tenant, seg in doc["tenants"].items()
-                if tenant in self._tokens  # routes of tenants this client no longer serves are dropped
-            }
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            log.warning("ignoring the persisted route table %s: %s", path, exc)
+        segments = load_segments(self.cache_path, self._tokens)
+        if segments is None:
             return
         with self._lock:
             if not self._segments:
                 self._install(segments)
                 self.loaded_from_disk = bool(segments)
-
-
-def _checked(row: Any, tenant: str) -> dict[str, Any]:
-    """ROW if it is a route of TENANT with the fields resolve() needs; ValueError otherwise."""
-    if not isinstance(row, dict):
-        raise ValueError("a route is not a JSON object")
-    if row.get("tenant_id") != tenant:
-        raise ValueError(f"a route of tenant {row.get('tenant_id')!r} came with the token of {tenant!r}")
-    _resolved(row)  # raises KeyError/ValueError/TypeError on a malformed row
-    return row
-

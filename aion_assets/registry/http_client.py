@@ -1,6 +1,6 @@
 """Typed HTTP client of the model registry API (versions, review, routes, rollback, audit).
 
-The retry rules are the memory client's (``aion_assets.memory.client.MemoryClient``): connection
+The retry rules are the memory client's, from one place (``aion_assets.core.http_client``): connection
 errors and 500/502/503/504 are retried with jittered exponential backoff within a total budget; a
 4xx is the caller's mistake and is never retried. Every write sent here is safe to repeat: approving
 a promoted version or rejecting a rejected one is a no-op, and a rollback names the route version it
@@ -9,8 +9,6 @@ replaces (``expected_version``), so a repeat after a lost answer is refused (409
 
 from __future__ import annotations
 
-import random
-import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -19,39 +17,26 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter
 
+from aion_assets.core.http_client import RETRY_STATUSES, ApiClientError, RetryingHttpClient, RetryPolicy
 from aion_assets.registry.evaluation import EvaluationDetails
 from aion_assets.registry.models import AuditEntry, ModelDetail, ModelStatus, ModelVersion, Route
 
-RETRY_STATUSES = frozenset({500, 502, 503, 504})
+__all__ = ["RETRY_STATUSES", "RegistryApiError", "RegistryClient"]
 _versions = TypeAdapter(list[ModelVersion])
 _routes = TypeAdapter(list[Route])
 _audit = TypeAdapter(list[AuditEntry])
 
 
-class RegistryApiError(Exception):
+class RegistryApiError(ApiClientError):
     """The registry API refused the request (4xx), or kept failing after every retry.
 
-    Attributes:
+    Attributes (from :class:`~aion_assets.core.http_client.ApiClientError`):
         status: HTTP status (None when the server was never reached).
         body: the decoded JSON error body, when there was one.
         attempts: how many requests were sent (1 for a 4xx: those are never retried).
+        field: the invalid field the server named, if any.
+        message: the server's message (or this error's text when the body had none).
     """
-
-    def __init__(self, message: str, status: int | None = None, body: Any = None, attempts: int = 1) -> None:
-        super().__init__(message)
-        self.status, self.body, self.attempts = status, body, attempts
-
-    @property
-    def field(self) -> str | None:
-        """The invalid field the server named, if any."""
-        return self.body.get("field") if isinstance(self.body, dict) else None
-
-    @property
-    def message(self) -> str:
-        """The server's message (or this error's text when the body had none)."""
-        if isinstance(self.body, dict) and self.body.get("message"):
-            return str(self.body["message"])
-        return str(self)
 
 
 class RegistryClient:
@@ -66,6 +51,9 @@ class RegistryClient:
         max_total_delay: cap of all delays of one call, in seconds.
         timeout: per-request timeout in seconds.
         transport: optional httpx transport.
+
+    Raises:
+        ValueError: a negative or infinite retry setting.
     """
 
     def __init__(
@@ -80,12 +68,13 @@ class RegistryClient:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_delay = max_delay
-        self.max_total_delay = max_total_delay
-        self._http = httpx.Client(
-            base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout, transport=transport
+        self._http = RetryingHttpClient(
+            base_url,
+            headers={"Authorization": f"Bearer {token}"},
+            policy=RetryPolicy(max_retries, backoff, max_delay, max_total_delay),
+            timeout=timeout,
+            transport=transport,
+            error=RegistryApiError,
         )
 
     def close(self) -> None:
@@ -99,31 +88,7 @@ class RegistryClient:
         self.close()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        attempts, slept = 0, 0.0
-        while True:
-            attempts += 1
-            status: int | None = None
-            body: Any = None
-            error: Exception | None = None
-            try:
-                response = self._http.request(method, path, **kwargs)
-            except httpx.TransportError as exc:
-                error, what = exc, repr(exc)
-            else:
-                if response.status_code < 400:
-                    return response
-                status, body = response.status_code, _json_or_text(response)
-                message = body.get("message") if isinstance(body, dict) else str(body)
-                what = f"HTTP {status}: {message}"
-                if status not in RETRY_STATUSES:
-                    raise RegistryApiError(f"{method} {path}: {what}", status, body, attempts)
-            delay = min(self.max_delay, self.backoff * 2 ** (attempts - 1) * (0.5 + random.random()))
-            if attempts > self.max_retries or slept + delay > self.max_total_delay:
-                raise RegistryApiError(
-                    f"{method} {path}: {what} after {attempts} attempts", status, body, attempts
-                ) from error
-            time.sleep(delay)
-            slept += delay
+        return self._http.request(method, path, **kwargs)
 
     # -- versions ------------------------------------------------------------------------
 
@@ -204,9 +169,3 @@ def _segment(agent_id: str) -> str:
 def _jsonable(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in item.items()}
 
-
-def _json_or_text(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text

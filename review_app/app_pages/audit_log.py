@@ -7,7 +7,7 @@ import streamlit as st
 from aion_assets.registry.http_client import RegistryApiError
 from review_app import registry_ui as rui
 from review_app import ui
-from review_app.registry_services import AUDIT_LIMIT_CHOICES, AuditFilters, audit_label, audit_rows
+from review_app.registry_audit import AUDIT_LIMIT_CHOICES, AuditFilters, audit_label, audit_rows
 
 cfg = ui.config()
 who = rui.signed_in()

@@ -12,7 +12,8 @@ from aion_assets.registry.http_client import RegistryApiError
 from aion_assets.registry.models import ModelStatus
 from review_app import registry_ui as rui
 from review_app import ui
-from review_app.registry_services import history_charts, metric_history, status_history, version_label, version_rows
+from review_app.registry_models import history_charts, metric_history, status_history, version_rows
+from review_app.registry_services import version_label
 
 STATUS_CHOICES = ["any", *(s.value for s in ModelStatus)]
 

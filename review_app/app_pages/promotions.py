@@ -15,7 +15,7 @@ from aion_assets.registry.http_client import RegistryApiError
 from aion_assets.registry.models import ModelVersion
 from review_app import registry_ui as rui
 from review_app import ui
-from review_app.registry_services import (
+from review_app.registry_promotions import (
     baseline_of,
     compare_metrics,
     comparison_chart,
@@ -23,8 +23,8 @@ from review_app.registry_services import (
     decide_promotion,
     difference_label,
     scenario_rows,
-    version_label,
 )
+from review_app.registry_services import version_label
 
 cfg = ui.config()
 who = rui.signed_in()

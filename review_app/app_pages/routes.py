@@ -14,7 +14,8 @@ from aion_assets.registry.http_client import RegistryApiError
 from aion_assets.registry.models import Route
 from review_app import registry_ui as rui
 from review_app import ui
-from review_app.registry_services import rollback_route, route_history, route_rows, short_name
+from review_app.registry_routes import rollback_route, route_history, route_rows
+from review_app.registry_services import short_name
 
 cfg = ui.config()
 who = rui.signed_in()

@@ -30,16 +30,16 @@ def _with_password() -> None:
         who = reviewer_from_user(user)
         first = who.tenants[0]
         ui.client(cfg.api_url, token_for(who, first, ui.minter(cfg.settings))).list_self_edits(limit=1)
-    except (SignInError, AionError) as exc:
-        ui.flash("error", str(exc))
-        return
-    except MemoryApiError as exc:
+    except MemoryApiError as exc:  # first: it is also an AionError, caught below for everything else
         if exc.status == 401:
             # The console's secret is not the API's: every page would fail, so say it here.
             ui.flash("error", f"The API refuses the console's tokens ({_message(exc)}): the console and the API "
                      "must share AION_JWT_SECRET.")
             return
         # Unreachable or failing API: sign in anyway; the queue says what is wrong and retries.
+    except (SignInError, AionError) as exc:
+        ui.flash("error", str(exc))
+        return
     st.session_state["reviewer"] = who
     st.session_state["signin_password"] = ""
 

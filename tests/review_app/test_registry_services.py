@@ -1,4 +1,4 @@
-"""Protects: the plain logic of the console's registry pages (review_app.registry_services) and the typed
+"""Protects: the plain logic of the console's registry pages (review_app.registry_*) and the typed
 registry client (aion_assets.registry.http_client), against the real API on a loopback port over a real
 database; the retry rules against a scripted transport (the server's answers are the input there).
 
@@ -18,16 +18,10 @@ import pytest
 
 from aion_assets.registry.http_client import RegistryApiError, RegistryClient
 from aion_assets.registry.models import ModelStatus
-from review_app.registry_services import (
-    AuditFilters,
-    baseline_of,
-    compare_metrics,
-    decide_promotion,
-    fetch_audit,
-    rollback_route,
-    route_history,
-    short_name,
-)
+from review_app.registry_audit import AuditFilters, fetch_audit
+from review_app.registry_promotions import baseline_of, compare_metrics, decide_promotion
+from review_app.registry_routes import rollback_route, route_history
+from review_app.registry_services import short_name
 
 from .conftest import Seeder
 from .registry_seed import RegistrySeeder
