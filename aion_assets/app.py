@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from aion_assets.core.artifacts import ArtifactStore, artifact_store_from_uri
 from aion_assets.core.auth import TokenVerifier
 from aion_assets.core.errors import AionError, SchemaNotCurrentError
-from aion_assets.core.http import BodySizeLimit, error_body, install_error_handlers
+from aion_assets.core.http import MAX_JSON_VALUES, BodyLimits, BodySizeLimit, error_body, install_error_handlers
 from aion_assets.core.migrate import check_app_role, check_current
 from aion_assets.core.settings import Settings
 from aion_assets.core.telemetry import ApiMetrics, setup_tracing
@@ -30,6 +30,7 @@ from aion_assets.memory import api as memory_api
 from aion_assets.memory.models import InteractionIn, SelfEditIn
 from aion_assets.memory.store import MemoryStore
 from aion_assets.registry import api as registry_api
+from aion_assets.registry.sql_store import SqlRegistryStore
 from aion_assets.seal.datasets import api as datasets_api
 
 log = logging.getLogger(__name__)
@@ -43,16 +44,20 @@ def create_app(
     max_body_bytes: int = 16 * 2**20,
     max_text_chars: int = 32_000,
     max_batch: int = 1000,
+    max_json_values: int = MAX_JSON_VALUES,
     otel_exporter: str | None = None,
     check_schema: bool = True,
     metrics_token: str | None = None,
     allow_rls_bypass: bool = False,
     registry_four_eyes: bool = True,
     artifact_store: ArtifactStore | None = None,
+    deploy_webhook_url: str | None = None,
 ) -> FastAPI:
     """Build the API app over ENGINE (connected as the application role).
 
     Args:
+        max_body_bytes, max_text_chars, max_batch, max_json_values: the body limits
+            (``aion_assets.core.http.BodyLimits``).
         check_schema: refuse to start (raise SchemaNotCurrentError) when the database is
             not migrated to the code's revision, or (ConfigError) when ENGINE's role escapes
             row-level security (superuser, BYPASSRLS, table owner) and ALLOW_RLS_BYPASS is false.
@@ -64,6 +69,8 @@ def create_app(
             promoted through the API.
         artifact_store: where the registry reads dataset manifests for a version's lineage
             (None: the lineage says the self-edit ids are unavailable).
+        deploy_webhook_url: where a rollback through the API queues its deployment trigger
+            (AION_DEPLOY_WEBHOOK_URL; None: no trigger is queued).
 
     Returns:
         The FastAPI app.
@@ -90,15 +97,22 @@ def create_app(
         ),
         lifespan=lifespan,
     )
+    # Wired once here; routes receive these through the typed providers in core.http,
+    # memory.api and registry.api (the only readers of app.state, tests/layout/test_app_state.py).
     app.state.memory_store = MemoryStore(engine)
+    app.state.registry_store = SqlRegistryStore(engine)
     app.state.engine = engine
     app.state.verifier = verifier
-    app.state.max_body_bytes = max_body_bytes
-    app.state.max_text_chars = max_text_chars
-    app.state.max_batch = max_batch
+    app.state.body_limits = BodyLimits(
+        max_body_bytes=max_body_bytes,
+        max_text_chars=max_text_chars,
+        max_batch=max_batch,
+        max_json_values=max_json_values,
+    )
     app.state.metrics = metrics = ApiMetrics()
     app.state.registry_four_eyes = registry_four_eyes
     app.state.artifact_store = artifact_store
+    app.state.deploy_webhook_url = deploy_webhook_url
     install_error_handlers(app)
     app.include_router(memory_api.router, tags=["memory"])
     app.include_router(datasets_api.router, tags=["datasets"])
@@ -187,10 +201,12 @@ def app_from_settings(settings: Settings) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         max_text_chars=settings.max_text_chars,
         max_batch=settings.max_batch,
+        max_json_values=settings.max_json_values,
         otel_exporter=settings.otel_exporter,
         metrics_token=metrics_token,
         allow_rls_bypass=settings.allow_rls_bypass,
         registry_four_eyes=settings.registry_four_eyes,
+        deploy_webhook_url=settings.deploy_webhook_url,
         # Nothing is contacted here: an S3 store connects on first read.
         artifact_store=artifact_store_from_uri(
             settings.artifacts,

@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
 from aion_assets.core.auth import READ_ROLES, Principal, Role
-from aion_assets.core.http import ApiError, principal, read_json, validate
+from aion_assets.core.http import ApiError, BodyLimits, Caller, Limits, Metrics, read_json, validate
+from aion_assets.core.telemetry import ApiMetrics
 from aion_assets.memory.models import (
     IDENT_PATTERN,
     EditorType,
@@ -26,10 +27,10 @@ from aion_assets.memory.models import (
     SelfEditIn,
     SelfEditPage,
 )
-from aion_assets.memory.store import InvalidCursorError, MemoryStore
+from aion_assets.memory.store import MemoryStore
+from aion_assets.memory.store_reads import InvalidCursorError
 
 router = APIRouter()
-Caller = Annotated[Principal, Depends(principal)]
 
 _one = TypeAdapter(InteractionIn)
 _many = TypeAdapter(list[InteractionIn])
@@ -40,24 +41,28 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Body is not UTF-8 JSON (`field` is `body`)."},
     401: {"description": "Missing, expired or forged bearer token."},
     403: {"description": "The token lacks the role, or the body names another tenant."},
-    413: {"description": "Body or batch too large."},
+    413: {"description": "Body, batch or count of JSON values over its limit (`error` names which)."},
     422: {"description": "A field is invalid; `field`, `index` and `errors` say which."},
     503: {"description": "Database unavailable; retry (the client does, with the same ids)."},
 }
 
 
-def _store(request: Request) -> MemoryStore:
+async def memory_store(request: Request) -> MemoryStore:
+    """FastAPI dependency: the app's memory store (the one place this module reads ``app.state``)."""
     return request.app.state.memory_store  # type: ignore[no-any-return]
 
 
-def _context(request: Request) -> dict[str, Any]:
-    return {"max_text_chars": request.app.state.max_text_chars}
+Store = Annotated[MemoryStore, Depends(memory_store)]
 
 
-def _single_body_bytes(request: Request) -> int:
+def _context(limits: BodyLimits) -> dict[str, Any]:
+    return {"max_text_chars": limits.max_text_chars}
+
+
+def _single_body_bytes(limits: BodyLimits) -> int:
     """Body limit of the one-object routes: two texts at the text limit, each character JSON-escaped
     to at most 6 bytes, plus 256 KiB of metadata. Only a batch needs the app's full limit."""
-    return 12 * int(request.app.state.max_text_chars) + 256 * 1024
+    return 12 * limits.max_text_chars + 256 * 1024
 
 
 def _check_tenant(caller: Principal, named: str | None, index: int | None = None) -> None:
@@ -98,11 +103,14 @@ def _dump(model: Any) -> Any:
         }
     },
 )
-async def post_interactions(request: Request, caller: Caller) -> JSONResponse:
+async def post_interactions(
+    request: Request, caller: Caller, store: Store, limits: Limits, metrics: Metrics
+) -> JSONResponse:
     caller.require(Role.writer)
-    # An array over the batch limit is refused (413) at item max_batch + 1, before the rest is parsed.
-    data = await read_json(request, max_items=request.app.state.max_batch)
-    ctx = _context(request)
+    # 413 for more items than max_batch or more JSON values than max_json_values, whatever the
+    # shape; a body that could exceed the value limit is counted before any of it is parsed.
+    data = await read_json(request, limits, max_items=limits.max_batch)
+    ctx = _context(limits)
     if isinstance(data, list):
         if not data:
             raise ApiError(422, "validation_error", "batch is empty", field="body")
@@ -114,8 +122,8 @@ async def post_interactions(request: Request, caller: Caller) -> JSONResponse:
         _check_tenant(caller, items[0].tenant_id)
     else:
         raise ApiError(422, "validation_error", "body must be an object or an array of objects", field="body")
-    stored, created = await run_in_threadpool(_store(request).add_interactions, caller.tenant_id, items)
-    request.app.state.metrics.ingested.labels("interaction").inc(created)
+    stored, created = await run_in_threadpool(store.add_interactions, caller.tenant_id, items)
+    metrics.ingested.labels("interaction").inc(created)
     content = [_dump(r) for r in stored] if isinstance(data, list) else _dump(stored[0])
     return JSONResponse(status_code=201, content=content)
 
@@ -127,9 +135,9 @@ async def post_interactions(request: Request, caller: Caller) -> JSONResponse:
     description="404 when it does not exist or belongs to another tenant (the two are not told apart).",
     responses=ERRORS | {404: {"description": "Not found."}},
 )
-def get_interaction(interaction_id: uuid.UUID, request: Request, caller: Caller) -> Interaction:
+def get_interaction(interaction_id: uuid.UUID, caller: Caller, store: Store) -> Interaction:
     caller.require(*READ_ROLES)
-    return _store(request).get_interaction(caller.tenant_id, interaction_id)
+    return store.get_interaction(caller.tenant_id, interaction_id)
 
 
 @router.post(
@@ -149,22 +157,33 @@ def get_interaction(interaction_id: uuid.UUID, request: Request, caller: Caller)
         }
     },
 )
-async def post_self_edit(request: Request, caller: Caller) -> JSONResponse:
+async def post_self_edit(
+    request: Request, caller: Caller, store: Store, limits: Limits, metrics: Metrics
+) -> JSONResponse:
     caller.require(Role.writer, Role.reviewer)
-    edit = validate(_edit, await read_json(request, max_bytes=_single_body_bytes(request)), _context(request))
+    edit = validate(_edit, await read_json(request, limits, max_bytes=_single_body_bytes(limits)), _context(limits))
     _check_tenant(caller, edit.tenant_id)
-    stored, created = await run_in_threadpool(_store(request).add_self_edit, caller.tenant_id, edit)
+    stored, created = await run_in_threadpool(store.add_self_edit, caller.tenant_id, edit)
     if created:
-        request.app.state.metrics.ingested.labels("self_edit").inc()
+        metrics.ingested.labels("self_edit").inc()
     return JSONResponse(status_code=201, content=_dump(stored))
 
 
-async def _review_edit(request: Request, caller: Caller, edit_id: uuid.UUID, decision: EditStatus) -> SelfEdit:
+async def _review_edit(
+    request: Request,
+    caller: Principal,
+    edit_id: uuid.UUID,
+    decision: EditStatus,
+    *,
+    store: MemoryStore,
+    limits: BodyLimits,
+    metrics: ApiMetrics,
+) -> SelfEdit:
     caller.require(Role.reviewer)
-    data = await read_json(request, optional=True, max_bytes=_single_body_bytes(request))
-    review = ReviewIn() if data is None else validate(_review, data, _context(request))
+    data = await read_json(request, limits, optional=True, max_bytes=_single_body_bytes(limits))
+    review = ReviewIn() if data is None else validate(_review, data, _context(limits))
     edit = await run_in_threadpool(
-        _store(request).review_self_edit,
+        store.review_self_edit,
         caller.tenant_id,
         edit_id,
         decision,
@@ -172,7 +191,7 @@ async def _review_edit(request: Request, caller: Caller, edit_id: uuid.UUID, dec
         edited_output=review.edited_output,
         note=review.note,
     )
-    request.app.state.metrics.reviews.labels(decision.value).inc()
+    metrics.reviews.labels(decision.value).inc()
     return edit
 
 
@@ -183,8 +202,12 @@ async def _review_edit(request: Request, caller: Caller, edit_id: uuid.UUID, dec
     description="Optional body `{\"note\": ..., \"edited_output\": ...}` amends the edit while approving.",
     responses=ERRORS | {404: {"description": "Not found."}, 409: {"description": "Already rejected."}},
 )
-async def approve_self_edit(edit_id: uuid.UUID, request: Request, caller: Caller) -> SelfEdit:
-    return await _review_edit(request, caller, edit_id, EditStatus.approved)
+async def approve_self_edit(
+    edit_id: uuid.UUID, request: Request, caller: Caller, store: Store, limits: Limits, metrics: Metrics
+) -> SelfEdit:
+    return await _review_edit(
+        request, caller, edit_id, EditStatus.approved, store=store, limits=limits, metrics=metrics
+    )
 
 
 @router.post(
@@ -193,8 +216,12 @@ async def approve_self_edit(edit_id: uuid.UUID, request: Request, caller: Caller
     summary="Reject a pending self-edit (reviewer role)",
     responses=ERRORS | {404: {"description": "Not found."}, 409: {"description": "Already approved."}},
 )
-async def reject_self_edit(edit_id: uuid.UUID, request: Request, caller: Caller) -> SelfEdit:
-    return await _review_edit(request, caller, edit_id, EditStatus.rejected)
+async def reject_self_edit(
+    edit_id: uuid.UUID, request: Request, caller: Caller, store: Store, limits: Limits, metrics: Metrics
+) -> SelfEdit:
+    return await _review_edit(
+        request, caller, edit_id, EditStatus.rejected, store=store, limits=limits, metrics=metrics
+    )
 
 
 @router.get(
@@ -204,8 +231,8 @@ async def reject_self_edit(edit_id: uuid.UUID, request: Request, caller: Caller)
     responses=ERRORS,
 )
 def list_self_edits(
-    request: Request,
     caller: Caller,
+    store: Store,
     status: Annotated[EditStatus | None, Query(description="Only edits in this state.")] = None,
     agent_id: Annotated[
         str | None, Query(max_length=128, pattern=IDENT_PATTERN, description="Only this agent's edits.")
@@ -231,7 +258,7 @@ def list_self_edits(
     if min_reward is not None and max_reward is not None and min_reward > max_reward:
         raise ApiError(422, "validation_error", "min_reward is greater than max_reward", field="min_reward")
     try:
-        return _store(request).list_self_edits(
+        return store.list_self_edits(
             caller.tenant_id,
             status=status,
             agent_id=agent_id,
@@ -253,6 +280,6 @@ def list_self_edits(
     description="404 when it does not exist or belongs to another tenant (the two are not told apart).",
     responses=ERRORS | {404: {"description": "Not found."}},
 )
-def get_self_edit(edit_id: uuid.UUID, request: Request, caller: Caller) -> SelfEdit:
+def get_self_edit(edit_id: uuid.UUID, caller: Caller, store: Store) -> SelfEdit:
     caller.require(*READ_ROLES)
-    return _store(request).get_self_edit(caller.tenant_id, edit_id)
+    return store.get_self_edit(caller.tenant_id, edit_id)

@@ -1,11 +1,12 @@
 """HTTP routes of the model registry: versions, review, routes, rollback, evaluations, deployments, audit.
 
 Plain FastAPI; every route is scoped to the tenant of the caller's token, and errors share
-the memory API's JSON shape (``aion_assets.core.http``). The store is built once per app
-from ``app.state.engine`` unless the app put one at ``app.state.registry_store``. What the
-app configures (``aion_assets.app.create_app``): ``app.state.registry_four_eyes`` (the
-four-eyes rule, AION_REGISTRY_FOUR_EYES) and ``app.state.artifact_store`` (optional: where
-``GET /models/{id}`` reads the dataset manifest for the lineage's self-edit ids).
+the memory API's JSON shape (``aion_assets.core.http``). Each route declares what it needs as a
+typed dependency; the app (``aion_assets.app.create_app``) builds those once, and the providers
+below are the only readers of ``app.state``: the registry store, the four-eyes rule
+(AION_REGISTRY_FOUR_EYES), the artifact store (optional: where ``GET /models/{id}`` reads the
+dataset manifest for the lineage's self-edit ids) and the deployment webhook (optional: where a
+rollback's deployment trigger is queued).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import TypeAdapter
 
 from aion_assets.core.artifacts import ArtifactStore
 from aion_assets.core.auth import READ_ROLES, Principal, Role
-from aion_assets.core.http import ApiError, principal, read_json, validate
+from aion_assets.core.http import ApiError, BodyLimits, Caller, Limits, read_json, validate
 from aion_assets.registry.evaluation import EvaluationDetails, evaluation_details
 from aion_assets.registry.lineage import model_detail
 from aion_assets.registry.models import (
@@ -38,11 +39,9 @@ from aion_assets.registry.models import (
     Route,
     RouteIn,
 )
-from aion_assets.registry.sql_store import SqlRegistryStore
 from aion_assets.registry.store import RegistryStore
 
 router = APIRouter()
-Caller = Annotated[Principal, Depends(principal)]
 AgentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$", description="The agent.")]
 
 _version_in = TypeAdapter(ModelVersionIn)
@@ -66,25 +65,33 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _store(request: Request) -> RegistryStore:
-    state = request.app.state
-    store = getattr(state, "registry_store", None)
-    if store is None:
-        store = state.registry_store = SqlRegistryStore(state.engine)
-    return store  # type: ignore[no-any-return]
+# Async: attribute reads only (a sync dependency would cost a thread-pool hop per request).
 
 
-def _four_eyes(request: Request) -> bool:
-    # Default on: an app built without the setting keeps the safe rule.
+async def registry_store(request: Request) -> RegistryStore:
+    """FastAPI dependency: the app's registry store."""
+    return request.app.state.registry_store  # type: ignore[no-any-return]
+
+
+async def four_eyes_rule(request: Request) -> bool:
+    """FastAPI dependency: whether the four-eyes rule applies (on unless the app turned it off)."""
     return bool(getattr(request.app.state, "registry_four_eyes", True))
 
 
-def artifact_store(request: Request) -> ArtifactStore | None:
-    """FastAPI dependency: the app's artifact store (``app.state.artifact_store``), or None."""
+async def artifact_store(request: Request) -> ArtifactStore | None:
+    """FastAPI dependency: the app's artifact store, or None."""
     return getattr(request.app.state, "artifact_store", None)
 
 
+async def deploy_webhook_url(request: Request) -> str | None:
+    """FastAPI dependency: where a rollback queues its deployment trigger, or None."""
+    return getattr(request.app.state, "deploy_webhook_url", None)
+
+
+Store = Annotated[RegistryStore, Depends(registry_store)]
+FourEyes = Annotated[bool, Depends(four_eyes_rule)]
 Artifacts = Annotated[ArtifactStore | None, Depends(artifact_store)]
+DeployWebhook = Annotated[str | None, Depends(deploy_webhook_url)]
 
 
 def _check_tenant(caller: Principal, named: str | None) -> None:
@@ -103,8 +110,8 @@ def _dump(model: Any) -> Any:
     responses=ERRORS,
 )
 def list_models(
-    request: Request,
     caller: Caller,
+    store: Store,
     tenant_id: Annotated[str | None, Query(max_length=128, description="Must be the token's tenant.")] = None,
     domain: Annotated[str | None, Query(max_length=64, description="Only this domain.")] = None,
     status: Annotated[ModelStatus | None, Query(description="Only versions in this status.")] = None,
@@ -112,7 +119,7 @@ def list_models(
 ) -> list[ModelVersion]:
     caller.require(*READ_ROLES)
     _check_tenant(caller, tenant_id)
-    return _store(request).list_versions(caller.tenant_id, domain=domain, status=status, limit=limit)
+    return store.list_versions(caller.tenant_id, domain=domain, status=status, limit=limit)
 
 
 @router.get(
@@ -130,15 +137,14 @@ def list_models(
 )
 def get_model(
     model_id: uuid.UUID,
-    request: Request,
     caller: Caller,
+    store: Store,
     artifacts: Artifacts,
     edit_ids_limit: Annotated[
         int, Query(ge=0, le=1_000_000, description="List at most this many source self-edit ids.")
     ] = 10_000,
 ) -> ModelDetail:
     caller.require(*READ_ROLES)
-    store = _store(request)
     version = store.get_version(caller.tenant_id, model_id)
     return model_detail(store, artifacts, caller.tenant_id, version, max_edit_ids=edit_ids_limit)
 
@@ -157,8 +163,8 @@ def get_model(
 )
 def get_model_evaluation(
     model_id: uuid.UUID,
-    request: Request,
     caller: Caller,
+    store: Store,
     artifacts: Artifacts,
     top: Annotated[int, Query(ge=1, le=50, description="How many differing examples to return.")] = 5,
     metric: Annotated[
@@ -166,7 +172,7 @@ def get_model_evaluation(
     ] = "rougeL_body",
 ) -> EvaluationDetails:
     caller.require(*READ_ROLES)
-    version = _store(request).get_version(caller.tenant_id, model_id)
+    version = store.get_version(caller.tenant_id, model_id)
     return evaluation_details(artifacts, version, metric=metric, top=top)
 
 
@@ -184,28 +190,39 @@ def get_model_evaluation(
     responses=ERRORS | {200: {"description": "This manifest was already registered."},
                         404: {"description": "parent_id is not a version of this tenant."}},
 )
-async def post_model(request: Request, caller: Caller) -> JSONResponse:
+async def post_model(
+    request: Request, caller: Caller, store: Store, limits: Limits, four_eyes: FourEyes
+) -> JSONResponse:
     caller.require(Role.admin)
-    item = validate(_version_in, await read_json(request), {})
+    item = validate(_version_in, await read_json(request, limits), {})
     _check_tenant(caller, item.tenant_id)
-    if item.status is ModelStatus.promoted and _four_eyes(request):
+    if item.status is ModelStatus.promoted and four_eyes:
         # Otherwise one admin could promote alone what approve would refuse them (four-eyes).
         raise ApiError(
             403, "forbidden", "four-eyes rule: register as pending_approval and have another reviewer approve",
             field="status",
         )
     version, created = await run_in_threadpool(
-        _store(request).register_version, caller.tenant_id, item, caller.subject
+        store.register_version, caller.tenant_id, item, caller.subject
     )
     return JSONResponse(status_code=201 if created else 200, content=_dump(version))
 
 
-async def _review(request: Request, caller: Caller, model_id: uuid.UUID, target: ModelStatus) -> ModelVersion:
+async def _review(
+    request: Request,
+    caller: Principal,
+    model_id: uuid.UUID,
+    target: ModelStatus,
+    *,
+    store: RegistryStore,
+    limits: BodyLimits,
+    four_eyes: bool,
+) -> ModelVersion:
     caller.require(Role.reviewer)
-    data = await read_json(request, optional=True)
+    data = await read_json(request, limits, optional=True)
     review = ReviewIn() if data is None else validate(_review_in, data, {})
     return await run_in_threadpool(
-        _store(request).transition,
+        store.transition,
         caller.tenant_id,
         model_id,
         target,
@@ -213,7 +230,7 @@ async def _review(request: Request, caller: Caller, model_id: uuid.UUID, target:
         reason=review.reason,
         # Both decisions: the principal that registered a version or asked for its approval never
         # decides on it, so the audit log always shows two people (another reviewer can reject).
-        four_eyes=_four_eyes(request),
+        four_eyes=four_eyes,
     )
 
 
@@ -228,8 +245,12 @@ async def _review(request: Request, caller: Caller, model_id: uuid.UUID, target:
     ),
     responses=ERRORS | NOT_FOUND | {409: {"description": "Not in a status that can be promoted."}},
 )
-async def approve_model(model_id: uuid.UUID, request: Request, caller: Caller) -> ModelVersion:
-    return await _review(request, caller, model_id, ModelStatus.promoted)
+async def approve_model(
+    model_id: uuid.UUID, request: Request, caller: Caller, store: Store, limits: Limits, four_eyes: FourEyes
+) -> ModelVersion:
+    return await _review(
+        request, caller, model_id, ModelStatus.promoted, store=store, limits=limits, four_eyes=four_eyes
+    )
 
 
 @router.post(
@@ -242,8 +263,12 @@ async def approve_model(model_id: uuid.UUID, request: Request, caller: Caller) -
     ),
     responses=ERRORS | NOT_FOUND | {409: {"description": "Not in a status that can be rejected."}},
 )
-async def reject_model(model_id: uuid.UUID, request: Request, caller: Caller) -> ModelVersion:
-    return await _review(request, caller, model_id, ModelStatus.rejected)
+async def reject_model(
+    model_id: uuid.UUID, request: Request, caller: Caller, store: Store, limits: Limits, four_eyes: FourEyes
+) -> ModelVersion:
+    return await _review(
+        request, caller, model_id, ModelStatus.rejected, store=store, limits=limits, four_eyes=four_eyes
+    )
 
 
 @router.post(
@@ -257,11 +282,11 @@ async def reject_model(model_id: uuid.UUID, request: Request, caller: Caller) ->
     responses=ERRORS | {404: {"description": "A named model is not a version of this tenant."},
                         409: {"description": "Stale expected_version, or a named model is not promoted."}},
 )
-async def post_route(request: Request, caller: Caller) -> Route:
+async def post_route(request: Request, caller: Caller, store: Store, limits: Limits) -> Route:
     caller.require(Role.admin)
-    route = validate(_route_in, await read_json(request), {})
+    route = validate(_route_in, await read_json(request, limits), {})
     _check_tenant(caller, route.tenant_id)
-    return await run_in_threadpool(_store(request).set_route, caller.tenant_id, route, caller.subject)
+    return await run_in_threadpool(store.set_route, caller.tenant_id, route, caller.subject)
 
 
 @router.get(
@@ -270,9 +295,9 @@ async def post_route(request: Request, caller: Caller) -> Route:
     summary="Every route of the caller's tenant (what a gateway's RouteClient caches)",
     responses=ERRORS,
 )
-def list_routes(request: Request, caller: Caller) -> list[Route]:
+def list_routes(caller: Caller, store: Store) -> list[Route]:
     caller.require(*READ_ROLES)
-    return _store(request).list_routes(caller.tenant_id)
+    return store.list_routes(caller.tenant_id)
 
 
 @router.get(
@@ -281,9 +306,9 @@ def list_routes(request: Request, caller: Caller) -> list[Route]:
     summary="Read an agent's route",
     responses=ERRORS | NOT_FOUND,
 )
-def get_route(agent_id: AgentId, request: Request, caller: Caller) -> Route:
+def get_route(agent_id: AgentId, caller: Caller, store: Store) -> Route:
     caller.require(*READ_ROLES)
-    return _store(request).get_route(caller.tenant_id, agent_id)
+    return store.get_route(caller.tenant_id, agent_id)
 
 
 @router.post(
@@ -292,21 +317,28 @@ def get_route(agent_id: AgentId, request: Request, caller: Caller) -> Route:
     summary="Put the route's fallback back as its default (admin or reviewer)",
     description=(
         "The version the route leaves is marked retired (unless another route still uses it), with an audit "
-        "entry. Optional body `{\"expected_version\": n, \"reason\": ...}`."
+        "entry. When a deployment webhook is configured (AION_DEPLOY_WEBHOOK_URL), its trigger for the new route "
+        "version (`event` `route.changed`, `cause.action` `rollback`) is queued in the webhook outbox in the same "
+        "transaction and delivered, signed, by the outbox sensor. "
+        "Optional body `{\"expected_version\": n, \"reason\": ...}`."
     ),
     responses=ERRORS | NOT_FOUND | {409: {"description": "No fallback, or the route is not at expected_version."}},
 )
-async def rollback_route(agent_id: AgentId, request: Request, caller: Caller) -> Route:
+async def rollback_route(
+    agent_id: AgentId, request: Request, caller: Caller, store: Store, limits: Limits, webhook_url: DeployWebhook
+) -> Route:
     caller.require(Role.admin, Role.reviewer)
-    data = await read_json(request, optional=True)
+    data = await read_json(request, limits, optional=True)
     body = RollbackIn() if data is None else validate(_rollback_in, data, {})
     return await run_in_threadpool(
-        _store(request).rollback_route,
+        store.rollback_route,
         caller.tenant_id,
         agent_id,
         caller.subject,
         expected_version=body.expected_version,
         reason=body.reason,
+        # Queued in the rollback's transaction; the webhook outbox sensor delivers it, signed.
+        deploy_webhook_url=webhook_url,
     )
 
 
@@ -326,12 +358,12 @@ async def rollback_route(agent_id: AgentId, request: Request, caller: Caller) ->
                         409: {"description": "import_id reused for another summary, or a metric already stored."},
                         413: {"description": "Body over 64 KiB."}},
 )
-async def import_evaluation(request: Request, caller: Caller) -> JSONResponse:
+async def import_evaluation(request: Request, caller: Caller, store: Store, limits: Limits) -> JSONResponse:
     caller.require(Role.admin, Role.reviewer)
-    item = validate(_import_in, await read_json(request, max_bytes=MAX_REGISTRY_BODY), {})
+    item = validate(_import_in, await read_json(request, limits, max_bytes=MAX_REGISTRY_BODY), {})
     _check_tenant(caller, item.tenant_id)
     stored, created = await run_in_threadpool(
-        _store(request).import_evaluation, caller.tenant_id, item, caller.subject
+        store.import_evaluation, caller.tenant_id, item, caller.subject
     )
     return JSONResponse(status_code=201 if created else 200, content=_dump(stored))
 
@@ -348,11 +380,11 @@ async def import_evaluation(request: Request, caller: Caller) -> JSONResponse:
     responses=ERRORS | {404: {"description": "model_id is not a version of this tenant."},
                         409: {"description": "Replicas asked for a retired or rejected version."}},
 )
-async def post_deployment(request: Request, caller: Caller) -> Deployment:
+async def post_deployment(request: Request, caller: Caller, store: Store, limits: Limits) -> Deployment:
     caller.require(Role.admin)
-    item = validate(_deployment_in, await read_json(request, max_bytes=MAX_REGISTRY_BODY), {})
+    item = validate(_deployment_in, await read_json(request, limits, max_bytes=MAX_REGISTRY_BODY), {})
     _check_tenant(caller, item.tenant_id)
-    return await run_in_threadpool(_store(request).set_deployment, caller.tenant_id, item, caller.subject)
+    return await run_in_threadpool(store.set_deployment, caller.tenant_id, item, caller.subject)
 
 
 @router.get(
@@ -362,15 +394,15 @@ async def post_deployment(request: Request, caller: Caller) -> Deployment:
     responses=ERRORS,
 )
 def list_deployments(
-    request: Request,
     caller: Caller,
+    store: Store,
     model_id: Annotated[uuid.UUID | None, Query(description="Only this version's deployments.")] = None,
     environment: Annotated[
         str | None, Query(pattern=r"^[a-z][a-z0-9-]{0,63}$", description="Only this environment.")
     ] = None,
 ) -> list[Deployment]:
     caller.require(*READ_ROLES)
-    return _store(request).list_deployments(caller.tenant_id, model_id=model_id, environment=environment)
+    return store.list_deployments(caller.tenant_id, model_id=model_id, environment=environment)
 
 
 @router.get(
@@ -380,11 +412,11 @@ def list_deployments(
     responses=ERRORS,
 )
 def list_audit(
-    request: Request,
     caller: Caller,
+    store: Store,
     action: Annotated[str | None, Query(max_length=64, description="e.g. route.rollback")] = None,
     subject: Annotated[str | None, Query(max_length=512, description="e.g. route:support-bot")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntry]:
     caller.require(Role.admin)
-    return _store(request).list_audit(caller.tenant_id, action=action, subject=subject, limit=limit)
+    return store.list_audit(caller.tenant_id, action=action, subject=subject, limit=limit)

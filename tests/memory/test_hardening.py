@@ -1,11 +1,13 @@
 """Hardening of the memory API against hostile or broken input, on SQLite and PostgreSQL.
 
 Protects: a batch of millions of tiny items is refused at the batch limit without being parsed
-in full (finding 17); a body over the limit is answered 413 while it is still being received; a
-one-object route has a lower body limit than the batch route; a first request that fails leaves
-no ghost tenant in the store's cache (finding 8); a value the database refuses is a 422 that
-does not echo the value (finding 9's safety net); an out-of-range `since` on the export is a
-422 before the stream starts (finding 9).
+in full, and a body of millions of tiny values in any other shape (one object holding nested
+lists) is refused at AION_MAX_JSON_VALUES before the parser sees it (finding 17); a body over
+the limit is answered 413 while it is still being received; a one-object route has a lower body
+limit than the batch route; a first request that fails leaves no ghost tenant in the store's
+cache (finding 8); a value the database refuses is a 422 that does not echo the value (finding
+9's safety net); an out-of-range `since` on the export is a 422 before the stream starts
+(finding 9).
 """
 
 from __future__ import annotations
@@ -44,16 +46,73 @@ def test_millions_of_tiny_items_are_refused_at_the_batch_limit(
     # The app's defaults: a 16 MiB body limit and batches of at most 1000 items.
     app = create_app(make_engine(database.url, pool_size=2), TokenVerifier(SECRET))
     body = b"[" + b"{}," * 4_999_999 + b"{}]"  # 5 million items in 15 MB: under the body limit
-    assert len(body) < app.state.max_body_bytes
+    assert len(body) < app.state.body_limits.max_body_bytes
     with TestClient(app) as client:
         auth = {"Authorization": f"Bearer {make_token(tenant, 'writer')}"}
         r = client.post("/interactions", content=body, headers=auth | JSON)
         assert r.status_code == 413, r.text
-        # Counting stopped at item 1001: the other 4,998,999 were never parsed (the old code
-        # parsed all of them and reported "batch has 5000000 items").
+        # Counted before parsing: none of the items was parsed (the old code parsed all of them
+        # and reported "batch has 5000000 items").
         assert r.json() == {"error": "batch_too_large", "message": "batch has more than 1000 items", "field": "body"}
         ok = client.post("/interactions", content=json.dumps([interaction()] * 3), headers=auth | JSON)
         assert ok.status_code == 201 and len(ok.json()) == 3
+
+
+class _ParseSpy:
+    """The app's JSON decoder, counting the documents handed to it (the real one still parses)."""
+
+    def __init__(self, decoder: Any) -> None:
+        self.decoder, self.calls = decoder, 0
+
+    def raw_decode(self, text: str, pos: int = 0) -> Any:
+        self.calls += 1
+        return self.decoder.raw_decode(text, pos)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        '{"items": [' + "{}," * 1_000_000 + "{}]}",  # one object holding a list of a million tiny objects
+        '{"deep": [' + "[[],[]]," * 400_000 + "[]]}",  # nested arrays of tiny elements
+        '{"n": [' + "0," * 1_500_000 + "0]}",  # a flat list of numbers
+    ],
+    ids=["objects", "nested-arrays", "numbers"],
+)
+def test_millions_of_tiny_values_in_one_object_are_refused_before_parsing(
+    database: Database, make_token: Callable[..., str], tenant: str, monkeypatch: pytest.MonkeyPatch, metadata: str
+) -> None:
+    from aion_assets.core import http
+
+    spy = _ParseSpy(http._DECODER)
+    monkeypatch.setattr(http, "_DECODER", spy)
+    app = create_app(make_engine(database.url, pool_size=2), TokenVerifier(SECRET))  # default limits
+    head = '{"agent_id": "support-bot", "input_text": "Where is my order?", "output_text": "Soon.", "metadata": '
+    body = (head + metadata + "}").encode()
+    assert 2**20 < len(body) < app.state.body_limits.max_body_bytes  # a few MiB: under the body limit
+    with TestClient(app) as client:
+        auth = {"Authorization": f"Bearer {make_token(tenant, 'writer')}"}
+        r = client.post("/interactions", content=body, headers=auth | JSON)
+        assert r.status_code == 413, r.text
+        assert r.json()["error"] == "too_many_values" and r.json()["field"] == "body"
+        assert "more than 100000 JSON values" in r.json()["message"] and "AION_MAX_JSON_VALUES" in r.json()["message"]
+        assert spy.calls == 0  # refused before the parser saw any of it (it used to build ~100 MiB of objects)
+        # The same shape within the limit is parsed and stored, through the same (spied) decoder.
+        small = head + '{"items": [' + "{}," * 999 + "{}]}}"
+        ok = client.post("/interactions", content=small, headers=auth | JSON)
+        assert ok.status_code == 201, ok.text
+        assert spy.calls == 1 and len(ok.json()["metadata"]["items"]) == 1000
+
+
+def test_the_value_limit_is_configurable(database: Database, make_token: Callable[..., str], tenant: str) -> None:
+    app = create_app(make_engine(database.url, pool_size=2), TokenVerifier(SECRET), max_json_values=1000)
+    with TestClient(app) as client:
+        auth = {"Authorization": f"Bearer {make_token(tenant, 'writer')}"}
+        # The root object, its 3 texts, the metadata object and its list: 6 values, plus the list's elements.
+        fits = interaction(metadata={"l": list(range(994))})
+        over = interaction(metadata={"l": list(range(995))})
+        assert client.post("/interactions", content=json.dumps(fits), headers=auth | JSON).status_code == 201
+        r = client.post("/interactions", content=json.dumps(over), headers=auth | JSON)
+        assert r.status_code == 413 and "more than 1000 JSON values" in r.json()["message"], r.text
 
 
 def test_body_over_the_limit_is_refused_while_it_is_being_received(
