@@ -26,6 +26,7 @@ from aion_assets.core.resources import ArtifactStoreResource
 from aion_assets.registry.models import ModelStatus, ModelVersion, Route, RouteIn
 from aion_assets.registry.resources import RegistryResource
 from aion_assets.registry.store import RegistryStore
+from aion_assets.registry.webhooks import deploy_event_key, deploy_trigger
 
 GROUP = "registry"
 PREFIX = ["registry"]
@@ -142,24 +143,6 @@ def snapshot_doc(tenant_id: str, domain: str, number: int, routes: list[Route]) 
     }
 
 
-def deploy_trigger(route: Route, snapshot_uri: str, snapshot_version: int) -> dict[str, Any]:
-    """The JSON a deployment system receives when a route is (re)published."""
-    return {
-        "event": "route.changed",
-        "tenant_id": route.tenant_id,
-        "agent_id": route.agent_id,
-        "route_version": route.version,
-        "default": {"id": str(route.default_model_id), "name": route.default_model_name,
-                    "adapter_uri": route.default_adapter_uri},
-        "fallback": None if route.fallback_model_id is None else {
-            "id": str(route.fallback_model_id), "name": route.fallback_model_name,
-            "adapter_uri": route.fallback_adapter_uri,
-        },
-        "snapshot_uri": snapshot_uri,
-        "snapshot_version": snapshot_version,
-    }
-
-
 def _queue_deploy_triggers(
     registry: RegistryResource, tenant_id: str, routes: list[Route], snapshot_uri: str, snapshot_version: int
 ) -> int:
@@ -175,7 +158,7 @@ def _queue_deploy_triggers(
     outbox = registry.get_outbox()
     queued = sum(
         outbox.enqueue(
-            tenant_id, f"route.set:{r.agent_id}:{r.version}", "deployment", url,
+            tenant_id, deploy_event_key(r), "deployment", url,
             deploy_trigger(r, snapshot_uri, snapshot_version),
         )
         for r in routes

@@ -138,11 +138,18 @@ class RegistryStore(abc.ABC):
         *,
         expected_version: int | None = None,
         reason: str | None = None,
+        deploy_webhook_url: str | None = None,
     ) -> Route:
         """Put the route's fallback back as its default.
 
         The version the route leaves is marked ``retired`` unless another route of the
         tenant still uses it (retiring a version that serves elsewhere would be false).
+
+        Args:
+            deploy_webhook_url: when given, the deployment trigger of the new route version
+                (``webhooks.deploy_trigger``, ``cause.action`` ``rollback``) is queued for it in the
+                webhook outbox in the same transaction as the route change: a committed rollback
+                always has its trigger queued, a failed one never does. Delivery is the outbox's.
 
         Returns:
             The route after the rollback (no fallback: the one it had is now the default).

@@ -30,11 +30,12 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 
 from aion_assets.core.db import tenant_transaction
 from aion_assets.registry import tables as t
-from aion_assets.registry.models import utc
+from aion_assets.registry.models import Route, utc
 
 SIGNATURE_HEADER = "X-Aion-Signature-256"
 EVENT_HEADER = "X-Aion-Event-Key"
@@ -93,6 +94,79 @@ def alertmanager_payload(
             }
         ],
     }
+
+
+def deploy_trigger(
+    route: Route,
+    snapshot_uri: str | None,
+    snapshot_version: int | None,
+    *,
+    cause: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON a deployment system receives when a route changes.
+
+    Args:
+        route: the route after the change.
+        snapshot_uri: the route table snapshot that published it (None: changed outside ``route_table``,
+            e.g. by a rollback).
+        snapshot_version: that snapshot's number (None likewise).
+        cause: what changed it, when not ``route_table`` (a rollback: ``{"action": "rollback", ...}``).
+    """
+    payload: dict[str, Any] = {
+        "event": "route.changed",
+        "tenant_id": route.tenant_id,
+        "agent_id": route.agent_id,
+        "route_version": route.version,
+        "default": {"id": str(route.default_model_id), "name": route.default_model_name,
+                    "adapter_uri": route.default_adapter_uri},
+        "fallback": None if route.fallback_model_id is None else {
+            "id": str(route.fallback_model_id), "name": route.fallback_model_name,
+            "adapter_uri": route.fallback_adapter_uri,
+        },
+        "snapshot_uri": snapshot_uri,
+        "snapshot_version": snapshot_version,
+    }
+    if cause is not None:
+        payload["cause"] = dict(cause)
+    return payload
+
+
+def deploy_event_key(route: Route) -> str:
+    """The outbox event key of ROUTE's deployment trigger: one per route version, whoever wrote it."""
+    return f"route.set:{route.agent_id}:{route.version}"
+
+
+def enqueue_in(
+    conn: Connection,
+    tenant_id: str,
+    event_key: str,
+    kind: str,
+    url: str,
+    payload: Mapping[str, Any],
+    *,
+    now: datetime,
+) -> bool:
+    """Queue a webhook inside the caller's transaction CONN (so it commits or vanishes with the change).
+
+    An event key already queued for TENANT_ID is left as it is (no error, so the caller's
+    transaction is never aborted by a duplicate).
+
+    Returns:
+        True when queued now, False when the event was already there.
+    """
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    c = t.webhook_outbox.c
+    inserted = conn.execute(
+        dialect.insert(t.webhook_outbox)
+        .values(
+            id=uuid.uuid4(), tenant_id=tenant_id, event_key=event_key, kind=kind, url=url,
+            payload_json=dict(payload), status="pending", attempts=0, created_at=utc(now),
+            next_attempt_at=utc(now), delivered_at=None, last_error=None,
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "event_key"])
+        .returning(c.id)
+    ).first()
+    return inserted is not None
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ embedded default; the runs that include it carry the run tag ``aion/queue: gpu``
 launchers, see ``seal.partitions.run_tags``), which the run queue limits. The adapter records
 an :class:`~aion_assets.seal.refs.AdapterRef` naming the dataset version it was trained on, and
 the evaluation report reads only that ref: it evaluates on the eval split the adapter was
-trained beside, never on a newer dataset. The evaluation report carries a blocking check: a
-candidate that is worse than the serving baseline never reaches anything downstream of it.
+trained beside, never on a newer dataset, and only the package whose manifest hashes to the
+``manifest_sha256`` recorded at training (``seal.pinning``): a package replaced since is refused.
+The evaluation report carries a blocking check: a candidate that is worse than the serving
+baseline never reaches anything downstream of it.
 """
 
 import json
@@ -34,6 +36,7 @@ from aion_assets.registry.resources import RegistryResource
 from aion_assets.seal.datasets.assets import sft_dataset
 from aion_assets.seal.evaluation.report import report_prefix as evaluation_report_prefix
 from aion_assets.seal.partitions import GPU_QUEUE, QUEUE_TAG, split_partition_key, tenant_domain_partitions
+from aion_assets.seal.pinning import check_pinned, pinned_adapter
 from aion_assets.seal.promotion import agents_of, serving_version
 from aion_assets.seal.refs import AdapterRef, DatasetRef, latest
 from aion_assets.seal.resources import SealResource
@@ -48,7 +51,7 @@ GPU_OP_TAGS: dict[str, Any] = {
     QUEUE_TAG: GPU_QUEUE,
     "dagster-k8s/config": {
         "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}, "requests": {"nvidia.com/gpu": "1"}}},
-        "pod_spec_config": {"node_selector": {"aion/accelerator": "gpu"}},
+        "pod_spec_config": {"node_selector": {"nvidia.com/gpu.present": "true"}},  # as deploy/k8s's gpu worker
     },
 }
 
@@ -117,7 +120,8 @@ def lora_adapter(
     seal: SealResource,
 ) -> dg.MaterializeResult:
     """LoRA adapter of one tenant/domain trained on its SFT dataset, stored under seal-adapters/."""
-    from aion_assets.seal.training.adapters import AdapterBinding, package_adapter, upload_adapter
+    from aion_assets.seal.training.manifest import AdapterBinding
+    from aion_assets.seal.training.packaging import package_adapter, upload_adapter
     from aion_assets.seal.training.progress import TrainingLog, loss_curve_markdown
     from aion_assets.seal.training.train import TrainingCancelledError, train_lora
 
@@ -202,6 +206,7 @@ def lora_adapter(
             "manifest_sha256": upload.manifest_sha256,
             "steps": result.steps,
             "stopped_by": result.stopped_by,
+            "tokens": result.tokens,
             "train_seconds": round(result.train_seconds, 1),
             "tokens_per_s": round(result.tokens_per_s, 1),
             "precision": result.precision,
@@ -225,7 +230,9 @@ def _serving_adapter(
     """
     from urllib.parse import unquote
 
-    from aion_assets.seal.training.adapters import MANIFEST, AdapterBinding, download_adapter, plain_peft_folder
+    from aion_assets.seal.training.adapters import plain_peft_folder
+    from aion_assets.seal.training.manifest import MANIFEST, AdapterBinding
+    from aion_assets.seal.training.packaging import download_adapter
 
     at = serving.adapter_uri.find("/seal-adapters/")
     tail = serving.adapter_uri[at + 1 :] if at >= 0 else ""
@@ -295,11 +302,15 @@ def evaluation_report(
 ) -> Iterator[Any]:
     """Candidate adapter vs serving baseline vs style-only control on held-out data and scenarios."""
     from aion_assets.seal.evaluation.evaluate import evaluate_candidate, gate
-    from aion_assets.seal.training.adapters import AdapterBinding, download_adapter, plain_peft_folder
+    from aion_assets.seal.training.adapters import plain_peft_folder
+    from aion_assets.seal.training.manifest import AdapterBinding
+    from aion_assets.seal.training.packaging import download_adapter
 
     partition = context.partition_key
     tenant_id, domain = split_partition_key(partition)
-    adapter = latest(context.instance, lora_adapter.key, partition, AdapterRef)
+    # The ref and the content address recorded at training (see seal.pinning): only that package is evaluated.
+    pinned = pinned_adapter(context.instance, lora_adapter.key, partition)
+    adapter = pinned.ref
     # The dataset the adapter was trained on, not the partition's latest one: a newer version
     # may have been built since, and its eval split can overlap this adapter's training split.
     dataset = adapter.dataset
@@ -327,7 +338,11 @@ def evaluation_report(
         # under this prefix from another tenant, domain or version is refused.
         expected = AdapterBinding(tenant_id, domain, adapter.version)
         key = seal.encryption_key()
-        package = download_adapter(store, adapter.prefix, Path(tmp) / "package", expected=expected, key=key)
+        check_pinned(store, pinned)  # before any download: a replaced package fails naming both hashes
+        package = download_adapter(
+            store, adapter.prefix, Path(tmp) / "package", expected=expected, key=key,
+            manifest_sha256=pinned.manifest_sha256,  # and again on the bytes downloaded
+        )
         plain = plain_peft_folder(package, key, Path(tmp) / "plain", expected=expected)
         baseline_dir = None
         if serving is not None:
@@ -366,6 +381,7 @@ def evaluation_report(
         metadata={
             "report": dg.MetadataValue.md(markdown),
             "candidate": adapter.version,
+            "manifest_sha256": pinned.manifest_sha256,
             "baseline": baseline_version,
             "dataset_version": dataset.version,
             "dataset_eval_key": dataset.eval_key,

@@ -2,7 +2,9 @@
 
 Partitioned like ``seal/evaluation_report`` (one partition per ``tenant/domain``). It reads the
 adapter through its :class:`~aion_assets.seal.refs.AdapterRef` and the evaluation of that very
-adapter (a report of another adapter is refused: evaluate the latest adapter first), decides with
+adapter (a report of another adapter is refused: evaluate the latest adapter first), pinned to the
+package trained (``seal.pinning``: the evaluation's ``manifest_sha256`` and the manifest the store
+holds must both be the one ``seal/lora_adapter`` recorded, else nothing is registered), decides with
 :func:`aion_assets.seal.promotion.decide` under the tenant/domain's ``promotion:`` thresholds, and
 writes the outcome to the registry (see :mod:`aion_assets.seal.promotion` for the crash-safety
 argument). Its blocking check ``promotion_passed`` stops ``registry/route_table`` in the same run
@@ -30,8 +32,8 @@ from aion_assets.registry.resources import RegistryResource
 from aion_assets.registry.webhooks import alertmanager_payload
 from aion_assets.seal.assets import evaluation_report, lora_adapter
 from aion_assets.seal.partitions import split_partition_key, tenant_domain_partitions
+from aion_assets.seal.pinning import MANIFEST_SHA256, check_pinned, pinned_adapter
 from aion_assets.seal.promotion import Candidate, Decision, agents_of, apply_decision, decide, serving_version
-from aion_assets.seal.refs import AdapterRef, latest
 from aion_assets.seal.resources import SealResource
 
 GROUP = "seal"
@@ -54,6 +56,8 @@ class EvaluationRef:
     gate_passed: bool
     run_id: str
     report_uri: str | None
+    #: The content address of the package that was evaluated (None: recorded by an older version).
+    manifest_sha256: str | None = None
 
 
 def _plain(value: Any) -> Any:
@@ -97,6 +101,7 @@ def latest_evaluation(instance: dg.DagsterInstance, partition: str) -> Evaluatio
         gate_passed=bool(meta["gate_passed"]),
         run_id=record.run_id,
         report_uri=meta.get("report_uri"),
+        manifest_sha256=meta.get(MANIFEST_SHA256),
     )
 
 
@@ -151,17 +156,21 @@ def promotion_decision(
     """Promotion decision on the evaluated adapter, registered in the model registry with its reasons."""
     partition = context.partition_key
     tenant_id, domain = split_partition_key(partition)
-    adapter = latest(context.instance, lora_adapter.key, partition, AdapterRef)
+    pinned = pinned_adapter(context.instance, lora_adapter.key, partition)
+    adapter, manifest = pinned.ref, pinned.manifest_sha256
     evaluation = latest_evaluation(context.instance, partition)
     if evaluation.candidate != adapter.version:
         raise ArtifactError(
             f"{partition}: the latest evaluation is of {evaluation.candidate}, not of the latest adapter "
             f"{adapter.version}; materialize seal/evaluation_report first"
         )
-    adapter_meta = _record(context.instance, lora_adapter.key, partition).asset_materialization.metadata
-    manifest = _plain(adapter_meta.get("manifest_sha256"))
-    if not manifest:
-        raise ArtifactError(f"{partition}: seal/lora_adapter recorded no manifest_sha256; train the adapter again")
+    if evaluation.manifest_sha256 != manifest:
+        raise ArtifactError(
+            f"{partition}: the latest evaluation of {adapter.version} evaluated the package with manifest sha256 "
+            f"{evaluation.manifest_sha256}, the adapter records {manifest}; materialize seal/evaluation_report again"
+        )
+    # What is registered under this content address must be what the store holds at adapter_uri.
+    check_pinned(artifacts.get_store(), pinned)
     thresholds = seal.load_config().promotion_for(tenant_id, domain)
     decision = decide(evaluation.summary, thresholds, gate_passed=evaluation.gate_passed)
     store = registry.get_store()

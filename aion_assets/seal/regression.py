@@ -13,9 +13,10 @@ Safety, step by step:
 2. The rollback names the route version that was judged (optimistic concurrency): if a human or
    the pipeline changed the route meanwhile, the registry refuses, nothing is rolled back, and the
    next tick judges the new route.
-3. The registry's rollback is one transaction with its audit entry, and retires the version it
-   leaves, so a crash after it leaves a consistent route; the alert is queued afterwards under an
-   event key naming the route version, so a tick repeated after a crash never alerts twice, and a
+3. The registry's rollback is one transaction with its audit entry (and, with a deployment webhook
+   configured, its deployment trigger in the outbox), and retires the version it leaves, so a
+   crash after it leaves a consistent route; the alert is queued afterwards under an event key
+   naming the route version, so a tick repeated after a crash never alerts twice, and a
    crash between rollback and alert loses only the alert, which the next tick cannot re-derive
    (the version is retired): the audit entry stays the record.
 4. Too few samples never roll back: a handful of angry corrections is noise, not a regression.
@@ -78,8 +79,12 @@ def judge(
     now: datetime,
     alerts: AlertQueue | None = None,
     alert_url: str | None = None,
+    deploy_url: str | None = None,
 ) -> Verdict:
     """Judge ROUTE's default VERSION on the window ending NOW; roll back and alert when it regressed.
+
+    A rollback queues the deployment trigger of the new route version for DEPLOY_URL (when given) in
+    its own transaction, as ``aion rollback`` does.
 
     Returns:
         The verdict (``rolled_back`` true only when this call changed the route).
@@ -105,7 +110,8 @@ def judge(
     )
     try:
         registry.rollback_route(
-            route.tenant_id, route.agent_id, ACTOR, expected_version=route.version, reason=f"regression: {reason}"
+            route.tenant_id, route.agent_id, ACTOR, expected_version=route.version, reason=f"regression: {reason}",
+            deploy_webhook_url=deploy_url,
         )
     except ConflictError as exc:
         return verdict(False, f"route changed meanwhile, not rolled back: {exc}")

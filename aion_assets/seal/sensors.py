@@ -38,7 +38,8 @@ def regression_sensor(
             version = reg.get_version(tenant.tenant_id, route.default_model_id)
             bounds = config.promotion_for(tenant.tenant_id, version.domain)
             verdict = judge(
-                route, version, bounds, store, reg, now=now, alerts=outbox, alert_url=registry.alert_webhook_url
+                route, version, bounds, store, reg, now=now, alerts=outbox, alert_url=registry.alert_webhook_url,
+                deploy_url=registry.deploy_webhook_url,
             )
             judged += 1
             if verdict.rolled_back:

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from aion_assets.core.crypto import generate_key
+from aion_assets.core.errors import ArtifactError
 from aion_assets.memory.assets import interactions
 from aion_assets.memory.store import MemoryStore
 from aion_assets.seal.assets import evaluation_report, lora_adapter, model_name
@@ -29,6 +30,8 @@ from aion_assets.seal.datasets.assets import scrubbed_edits, sft_dataset, tenant
 from aion_assets.seal.datasets.checks import no_pii_left, scrubbed_file_intact, sft_dataset_structure
 from aion_assets.seal.partitions import TENANT_DOMAINS
 from aion_assets.seal.resources import SealResource
+from aion_assets.seal.training.manifest import AdapterBinding
+from aion_assets.seal.training.packaging import download_adapter
 from tests.pipeline.conftest import Backend, seed
 from tests.seal.conftest import build_tiny_llama
 
@@ -104,7 +107,7 @@ def _failure_text(result: dg.ExecuteInJobResult) -> str:
 
 
 def test_evaluation_refuses_another_tenants_package_copied_over_the_prefix(
-    backend: Backend, seal_resource: SealResource, tenant: str
+    backend: Backend, seal_resource: SealResource, tenant: str, tmp_path: Path
 ) -> None:
     victim, attacker = tenant, f"{tenant}-support"  # "-" in a tenant id: the names must still differ
     engine = backend.engine()
@@ -145,6 +148,14 @@ def test_evaluation_refuses_another_tenants_package_copied_over_the_prefix(
         store.put_bytes(meta["prefix"] + key[len(source):], store.get_bytes(key))
     swapped = _materialize(backend, seal_resource, instance, partitions[victim], [evaluation_report])
     assert not swapped.success
+    # First line: the evaluation is pinned to the manifest hash recorded at training (seal/pinning.py).
     text = _failure_text(swapped)
-    assert f"tenant_id is '{attacker}', expected '{victim}'" in text and "belongs elsewhere" in text
+    assert meta["manifest_sha256"] in text and "manifest sha256" in text
+    # Second line, for a caller that knows no hash: the authenticated binding names the owner.
+    with pytest.raises(ArtifactError) as refused:
+        download_adapter(store, meta["prefix"], tmp_path / "swapped",
+                         expected=AdapterBinding(victim, "support", meta["version"]),
+                         key=seal_resource.encryption_key())
+    assert f"tenant_id is '{attacker}', expected '{victim}'" in str(refused.value)
+    assert "belongs elsewhere" in str(refused.value)
     engine.dispose()

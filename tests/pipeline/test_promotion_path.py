@@ -189,7 +189,9 @@ class Path_:
 
     def candidate(self, name: str, evaluation: dict[str, Any], *, gate_passed: bool = True) -> str:
         """Set the next run's adapter NAME (fresh weights) with EVALUATION; returns its manifest hash."""
-        manifest = hashlib.sha256(f"{self.tenant}-{name}".encode()).hexdigest()
+        # The package's manifest in the store: the promotion checks it still hashes to what was recorded.
+        manifest_bytes = json.dumps({"tenant": self.tenant, "version": name}).encode()
+        manifest = hashlib.sha256(manifest_bytes).hexdigest()
         dataset = DatasetRef(
             version=f"ds-{name}",
             content_hash="0" * 64,
@@ -209,6 +211,7 @@ class Path_:
         )
         # The dataset's manifest, as seal/sft_dataset writes it (the lineage reads the edit ids there).
         store = artifact_store_from_uri(self.artifacts_uri)
+        store.put_bytes(f"{adapter.prefix}/manifest.json", manifest_bytes)
         store.put_bytes(
             manifest_key(self.tenant, DOMAIN, dataset.version),
             json.dumps(
@@ -218,6 +221,7 @@ class Path_:
         UPSTREAM["adapter"] = {**adapter.to_metadata(), "manifest_sha256": manifest}
         UPSTREAM["evaluation"] = {
             "candidate": name,
+            "manifest_sha256": manifest,
             "baseline": "serving",
             "dataset_version": dataset.version,
             "summary": dg.MetadataValue.json(evaluation),

@@ -158,7 +158,15 @@ def test_a_zeroed_adapter_is_never_promoted_and_alerts(sqlite_database: Database
         data = save(tensors)
         store.put_bytes(f"{prefix}/{name}", data)
         manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-    store.put_bytes(f"{prefix}/manifest.json", json.dumps(manifest, indent=1, sort_keys=True).encode())
+    restated = json.dumps(manifest, indent=1, sort_keys=True).encode()
+    store.put_bytes(f"{prefix}/manifest.json", restated)
+    # ... and record it as the adapter that was trained: this test is about the quality gate, so the
+    # broken package is the pinned one (a package replaced behind the record is refused before any
+    # evaluation: tests/pipeline/test_promotion_pinning.py).
+    recorded = _meta(trained, lora_adapter) | {"manifest_sha256": hashlib.sha256(restated).hexdigest()}
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=lora_adapter.key, partition=partition, metadata=recorded)
+    )
 
     resources = {
         **backend.resources(),

@@ -29,6 +29,7 @@ from aion_assets.seal.sensors import regression_sensor
 from tests.registry.conftest import version_in
 
 ALERT_URL = "http://127.0.0.1:9/alerts"  # never posted to here: the outbox only queues
+DEPLOY_URL = "http://127.0.0.1:9/deploy"
 BOUNDS = {"regression_min_samples": 10, "regression_max_bad_share": 0.3, "regression_low_reward": 0.3}
 
 
@@ -81,7 +82,9 @@ def _tick(database, seal_resource: SealResource) -> dg.SkipReason:  # type: igno
     with dg.build_sensor_context(
         resources={
             "memory": MemoryStoreResource(database_url=database.url, pool_size=2),
-            "registry": RegistryResource(database_url=database.url, alert_webhook_url=ALERT_URL),
+            "registry": RegistryResource(
+                database_url=database.url, alert_webhook_url=ALERT_URL, deploy_webhook_url=DEPLOY_URL
+            ),
             "seal": seal_resource,
         }
     ) as context:
@@ -111,6 +114,10 @@ def test_a_regressing_version_is_rolled_back_retired_audited_and_alerted(
     labels = alert.payload["alerts"][0]["labels"]
     assert labels["alertname"] == "AionModelRegression" and labels["model"] == v2.name
     assert "8 of 20" in alert.payload["alerts"][0]["annotations"]["description"]
+    # The route change is posted to the deployment system like any rollback (queued with it).
+    (trigger,) = outbox.entries(tenant, kind="deployment")
+    assert trigger.url == DEPLOY_URL and trigger.event_key == f"route.set:bot:{route.version}"
+    assert trigger.payload["default"]["id"] == str(v1.id) and trigger.payload["cause"]["actor"] == ACTOR
 
     # The next tick finds no fallback any more: nothing more happens, nothing is alerted twice.
     again = _tick(database, seal_resource)
