@@ -320,7 +320,10 @@ How to read it: the scenarios run one after the other, so on a machine that othe
 conditions change between rows, and the ratio to direct insert swings from run to run. The
 single-row store-path row (same transaction, same role, same parallelism, no HTTP) is the part
 of a single-row POST's latency that the database and the disk's commit flush take; the rest is
-the Python server's CPU time queueing for the 2 cores.
+the Python server's CPU time queueing for the 2 cores. A single-row POST makes one round trip to
+PostgreSQL (BEGIN, tenant, INSERT and COMMIT pipelined) and checks a token's signature once per
+worker (verified tokens are remembered until their `exp`). The server's PostgreSQL is shared
+with whatever else runs on it: its commit flushes and checkpoints are in the tail too.
 """
     write_section("ingest", "Ingestion API on PostgreSQL (issues 2 and 16)", body,
                   command=f"python -m bench.bench_ingest --seconds {args.seconds}"

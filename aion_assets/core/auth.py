@@ -10,8 +10,10 @@ are checked when configured, and a token may not live longer than a configured m
 from __future__ import annotations
 
 import re
+import threading
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -32,6 +34,8 @@ TENANT_ID_RULE = "letters, digits and _.:@/- starting with a letter or digit, at
 MAX_SUBJECT_CHARS = 256
 #: Longer headers are refused before any decoding (an honest token is well under 2 KiB).
 MAX_TOKEN_CHARS = 8192
+#: Verified tokens a verifier remembers (least recently used dropped first); see ``TokenVerifier``.
+TOKEN_CACHE_SIZE = 1024
 _TENANT_ID = re.compile(TENANT_ID_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -157,6 +161,13 @@ class TokenVerifier:
         audience: when set, the ``aud`` claim must contain it; when unset, a token that
             names an audience is refused (it was issued for someone else).
         max_ttl_seconds: when set, ``iat`` is required and ``exp - iat`` may not exceed it.
+        cache_size: how many verified tokens to remember (0: none). A token that verified once
+            gives the same caller until its ``exp``; remembering it spares the signature check and
+            claim parsing (~60 us of CPU for HS256, more for RS256) on every later request that
+            carries it. Only tokens that passed every check are remembered, each with its ``exp``,
+            which is checked again (with the same leeway) on every use. The keys and claim rules
+            are fixed per verifier, so a remembered answer cannot outlive a configuration.
+        clock: the current Unix time (tests move it forward to expire a remembered token).
 
     Raises:
         ConfigError: the algorithms and keys disagree, or the secret is too short.
@@ -171,6 +182,8 @@ class TokenVerifier:
         issuer: str | None = None,
         audience: str | None = None,
         max_ttl_seconds: int | None = DEFAULT_MAX_TTL_SECONDS,
+        cache_size: int = TOKEN_CACHE_SIZE,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if algorithms is None:
             algorithms = [a for a, key in (("HS256", hs_secret), ("RS256", rs_public_key)) if key]
@@ -187,6 +200,10 @@ class TokenVerifier:
         self._issuer = issuer or None
         self._audience = audience or None
         self._max_ttl = max_ttl_seconds
+        self._cache: OrderedDict[str, tuple[Principal, int]] = OrderedDict()
+        self._cache_size = max(0, cache_size)
+        self._cache_lock = threading.Lock()  # one verifier may serve several threads
+        self._clock = clock
 
     @property
     def algorithms(self) -> list[str]:
@@ -208,10 +225,39 @@ class TokenVerifier:
         token = token.strip()
         if len(token) > MAX_TOKEN_CHARS:
             raise AuthError(f"token is longer than {MAX_TOKEN_CHARS} characters")
+        remembered = self._remembered(token)
+        if remembered is not None:
+            return remembered
         claims = self._decode(token)
-        return Principal(
-            subject=self._subject(claims), tenant_id=self._tenant(claims), roles=self._roles(claims)
-        )
+        caller = Principal(subject=self._subject(claims), tenant_id=self._tenant(claims), roles=self._roles(claims))
+        # PyJWT has checked that exp is an integer.
+        self._remember(token, caller, int(claims["exp"]))  # type: ignore[call-overload]
+        return caller
+
+    def _remembered(self, token: str) -> Principal | None:
+        """The caller of a token verified before, or None; AuthError once its ``exp`` has passed."""
+        if not self._cache_size:
+            return None
+        with self._cache_lock:
+            entry = self._cache.get(token)
+            if entry is None:
+                return None
+            caller, exp = entry
+            # PyJWT's rule: expired when exp <= now - leeway.
+            if exp <= self._clock() - LEEWAY_SECONDS:
+                del self._cache[token]
+                raise AuthError("token expired")
+            self._cache.move_to_end(token)
+            return caller
+
+    def _remember(self, token: str, caller: Principal, exp: int) -> None:
+        if not self._cache_size:
+            return
+        with self._cache_lock:
+            self._cache[token] = (caller, exp)
+            self._cache.move_to_end(token)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     def _decode(self, token: str) -> dict[str, object]:
         try:

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -187,12 +188,62 @@ def tenant_transaction(engine: Engine, tenant_id: str | None, *, read_only: bool
             yield conn
 
 
-def _set_tenant(conn: Connection, tenant_id: str) -> None:
-    """Set TENANT_GUC for the transaction psycopg begins implicitly, in one round trip.
+@contextlib.contextmanager
+def tenant_pipeline(engine: Engine, tenant_id: str) -> Iterator[Any]:
+    """One PostgreSQL transaction of TENANT_ID sent as a single pipeline: one round trip in all.
 
-    A pipeline sends psycopg's BEGIN and the ``set_config`` before waiting for either (through
-    SQLAlchemy they cost two round trips). A single-row insert now makes three: this, the INSERT
-    and the COMMIT. A driver error is wrapped as SQLAlchemy wraps its own, so ``translate_errors`` sees it alike.
+    Yields the psycopg connection in pipeline mode. ``BEGIN``, the tenant's ``set_config``, the
+    statements the block queues and ``COMMIT`` go out together and are answered together when
+    the block ends: read the cursors' results after it. (``tenant_transaction`` costs four round
+    trips for one statement: psycopg waits for its own BEGIN, then the tenant, the statement and
+    COMMIT each wait for an answer.) The block cannot look at a result before COMMIT is sent, so
+    use it only for work that may be committed whatever the results are, such as one
+    ``INSERT ... ON CONFLICT DO NOTHING``; if anything fails, nothing is committed.
+
+    Raises:
+        StoreUnavailableError: the database cannot be reached (retryable).
+        sqlalchemy.exc.DBAPIError: a statement failed (wrapped as SQLAlchemy wraps its own, so
+            callers and the HTTP error handlers treat it alike).
+    """
+    with translate_errors(), engine.connect() as conn:
+        # In autocommit mode psycopg sends no BEGIN of its own: the pipeline carries BEGIN and COMMIT.
+        # SQLAlchemy restores the isolation level when the connection goes back to the pool.
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        raw = conn.connection.driver_connection
+        if raw is None:  # a pooled connection always has one while checked out
+            raise StoreUnavailableError("database connection was closed")
+        dbapi = conn.dialect.loaded_dbapi
+        # On any failure COMMIT is either not queued or skipped (a pipeline stops at its first
+        # error); the pool's reset-on-return rolls back what is left open, then SQLAlchemy
+        # switches autocommit off again (tests/memory/test_ingest_fast_path.py).
+        try:
+            with raw.pipeline():
+                raw.execute("BEGIN")
+                raw.execute(_SET_TENANT, (TENANT_GUC, tenant_id), prepare=True)
+                yield raw
+                raw.execute("COMMIT")
+        except dbapi.Error as exc:
+            raise _wrapped(conn, raw, exc, "(a pipelined transaction)") from exc
+
+
+def _wrapped(conn: Connection, raw: Any, exc: Any, statement: str) -> sa.exc.StatementError:
+    """EXC (a psycopg error on RAW) as the DBAPIError SQLAlchemy would raise; invalidates CONN on a disconnect."""
+    disconnect = conn.dialect.is_disconnect(exc, raw, None)
+    if disconnect and not conn.invalidated:
+        conn.invalidate(exc)
+    return sa.exc.DBAPIError.instance(
+        statement, None, exc, conn.dialect.loaded_dbapi.Error, hide_parameters=True,
+        connection_invalidated=disconnect,
+    )
+
+
+def _set_tenant(conn: Connection, tenant_id: str) -> None:
+    """Set TENANT_GUC for the transaction psycopg begins implicitly.
+
+    A driver error is wrapped as SQLAlchemy wraps its own, so ``translate_errors`` sees it alike.
+    (psycopg waits for its own BEGIN before it sends the ``set_config``: with the statements that
+    follow and COMMIT, a transaction of one statement makes four round trips; ``tenant_pipeline``
+    makes one.)
     """
     raw = conn.connection.driver_connection
     if raw is None:  # a pooled connection always has one while checked out
@@ -202,9 +253,4 @@ def _set_tenant(conn: Connection, tenant_id: str) -> None:
         with raw.pipeline():
             raw.execute(_SET_TENANT, (TENANT_GUC, tenant_id), prepare=True)
     except dbapi.Error as exc:
-        disconnect = conn.dialect.is_disconnect(exc, raw, None)
-        if disconnect:
-            conn.invalidate(exc)
-        raise sa.exc.DBAPIError.instance(
-            _SET_TENANT, None, exc, dbapi.Error, hide_parameters=True, connection_invalidated=disconnect
-        ) from exc
+        raise _wrapped(conn, raw, exc, _SET_TENANT) from exc
