@@ -5,9 +5,11 @@ to nothing: the settings object (``AION_*``) is read once here and the resources
 it; they open the database, the artifact store and the scrubber's model on first use inside a run
 or sensor tick. Secrets reach the resources as ``dg.EnvVar`` so they never appear in the UI.
 
-Executor: in-process by default (one run = one process, cheapest on a laptop: the base model is
-loaded once); choose the multiprocess executor per run with
-``execution: {config: {multiprocess: {max_concurrent: 4}}}``.
+Executor (``AION_EXECUTOR``): in-process by default (one run = one process, cheapest on a laptop:
+the base model is loaded once); ``multiprocess`` (or per run:
+``execution: {config: {multiprocess: {max_concurrent: 4}}}``); ``celery`` for the production
+profile, where each step is a Celery task and training steps go to the ``gpu`` queue
+(``aion_assets/worker.py`` is the workers' app).
 """
 
 import os
@@ -40,6 +42,19 @@ aion_executor = dg.ExecutorDefinition(
     requirements=dg.multi_or_in_process_executor.get_requirements,
     description="In-process by default; multiprocess when configured.",
 )
+
+
+def executor_from_settings(settings: Settings) -> dg.ExecutorDefinition:
+    """The runs' executor: :data:`aion_executor` (in-process or multiprocess) or dagster-celery's."""
+    if settings.executor == "celery":
+        from dagster_celery import celery_executor
+
+        from aion_assets.worker import celery_config
+
+        return celery_executor.configured(celery_config(settings), name="aion_celery_executor")
+    if settings.executor == "multiprocess":
+        return aion_executor.configured({"multiprocess": {}}, name="aion_multiprocess_executor")
+    return aion_executor
 
 
 def _secret(env_name: str, value: str) -> str:
@@ -88,9 +103,10 @@ def resources_from_settings(settings: Settings, *, model_home: str | None = None
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """Merge each domain's definitions and add the shared parts (executor, resources, automation sensor)."""
+    settings = settings or get_settings()
     shared = dg.Definitions(
-        resources=resources_from_settings(settings or get_settings()),
-        executor=aion_executor,
+        resources=resources_from_settings(settings),
+        executor=executor_from_settings(settings),
         sensors=[
             dg.AutomationConditionSensorDefinition(
                 "aion_automation",

@@ -12,7 +12,7 @@ import secrets
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(default=32_000, ge=1, description="Largest accepted text field.")
     max_body_bytes: int = Field(default=16 * 2**20, ge=1024, description="Largest accepted request body.")
     max_batch: int = Field(default=1000, ge=1, description="Largest accepted batch of interactions.")
+    max_json_values: int = Field(
+        default=100_000,
+        ge=1000,
+        description="Most JSON values (the document and every element or member of its arrays and objects) in one "
+        "request body; counted before the body is parsed.",
+    )
     db_pool_size: int = Field(default=10, ge=1, description="Database connection pool size per process.")
     allow_rls_bypass: bool = Field(
         default=False,
@@ -89,6 +95,18 @@ class Settings(BaseSettings):
         default=True,
         description="Registry four-eyes rule: who registered a version or asked for its approval cannot approve "
         "it, and the API refuses to register a version as promoted.",
+    )
+    executor: Literal["in_process", "multiprocess", "celery"] = Field(
+        default="in_process",
+        description="How a pipeline run executes its steps: in one process (the embedded default), one "
+        "process per step, or as Celery tasks on workers (the production profile; training steps go to "
+        "the `gpu` queue).",
+    )
+    celery_broker: str = Field(
+        default="redis://127.0.0.1:6379/0", description="Celery broker URL of the production profile."
+    )
+    celery_backend: str = Field(
+        default="redis://127.0.0.1:6379/1", description="Celery result backend URL of the production profile."
     )
     otel_exporter: str | None = Field(
         default=None, description="OpenTelemetry exporter: 'console' or 'otlp'; unset = no tracing."

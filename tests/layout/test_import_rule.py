@@ -3,7 +3,7 @@
 Layers, lowest first: ``core`` imports nothing of ours; ``memory`` and ``registry`` import only
 ``core`` (never each other); ``seal`` may import memory, registry and core; ``serving`` imports
 registry, ``memory.client``, ``seal.training`` and core; the composition roots (``app``, ``asgi``,
-``definitions``, ``runs``, ``cli``, ``demo``) import anything. ``review_app`` talks to the APIs
+``definitions``, ``runs``, ``worker``, ``cli``, ``demo``) import anything. ``review_app`` talks to the APIs
 through the clients and may read the torch-free ``seal.evaluation.report``. Every import counts,
 also those inside functions and under ``TYPE_CHECKING``: a lazy import is still a dependency.
 """
@@ -44,7 +44,7 @@ ALLOWED: dict[str, tuple[str, ...]] = {
         "aion_assets.seal.evaluation.report",
     ),
 }
-ROOTS = {"app", "asgi", "definitions", "runs", "cli", "demo", "__init__"}
+ROOTS = {"app", "asgi", "definitions", "runs", "worker", "cli", "demo", "__init__"}
 
 
 def module_name(path: Path, root: Path) -> str:
