@@ -30,11 +30,11 @@ def main(verbose: bool) -> None:
 
 def _register() -> None:
     """Add every command group (modules import their heavy dependencies inside the commands)."""
-    from aion_assets.cli import api, console, db, demo, pipeline, registry, seal, tenant, token
+    from aion_assets.cli import api, console, db, demo, pipeline, purge, registry, seal, tenant, token
 
     for command in (
         db.db, api.api, token.token, tenant.tenant_cmd, demo.demo, seal.seal, *pipeline.COMMANDS, *console.COMMANDS,
-        registry.rollback,
+        registry.rollback, purge.purge,
     ):
         if command.name not in main.commands:
             main.add_command(command)
