@@ -91,4 +91,15 @@ evaluations = sa.Table(
     sa.Index("ix_evaluations_run", "run_id"),
 )
 
-TENANT_TABLES = ("interactions", "self_edits", "evaluations")
+scrub_detections = sa.Table(
+    "scrub_detections",
+    metadata,
+    sa.Column("text_sha256", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(128), primary_key=True),
+    sa.Column("scrubber_version", sa.String(128), primary_key=True),
+    sa.Column("detections", JSONType, nullable=False),
+    sa.Column("analysed_at", TS, nullable=False),
+    comment="What the scrubber's analysis found in a text (offsets, types, scores; never a value); migration 0005.",
+)
+
+TENANT_TABLES = ("interactions", "self_edits", "evaluations", "scrub_detections")

@@ -57,11 +57,26 @@ class HeldScrubber:
         self.holding = threading.Event()
         self._go = threading.Event()
 
-    def scrub_many(self, texts: list[str], policy: Any = None) -> list[ScrubResult]:
+    version = "held-scrubber-1"  # the key of its (empty) stored detections
+
+    def _hold_on_second_call(self) -> None:
         self.calls += 1
         if self.calls == 2:
             self.holding.set()
             self._go.wait(timeout=60)
+
+    def scrub_many(self, texts: list[str], policy: Any = None) -> list[ScrubResult]:
+        self._hold_on_second_call()
+        return [ScrubResult(text) for text in texts]
+
+    def detect_many(self, texts: list[str]) -> list[list[Any]]:
+        """The analysis step of the export (memory/detections.py): nothing found."""
+        return [[] for _ in texts]
+
+    def apply_many(self, texts: list[str], policy: Any = None, source: Any = None, *,
+                   group: bool = False) -> list[ScrubResult]:
+        """The policy step, called once per batch of the export: the second one waits."""
+        self._hold_on_second_call()
         return [ScrubResult(text) for text in texts]
 
     def release(self) -> None:

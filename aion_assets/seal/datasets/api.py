@@ -1,8 +1,9 @@
 """``GET /datasets/sft``: the caller's tenant's curated, scrubbed training rows, streamed as JSONL.
 
 Same rows as the ``sft_dataset`` asset (``aion_assets.seal.datasets.curate``), produced on the fly:
-edits are read from the store in batches, scrubbed in batches (``Scrubber.scrub_many``) and
-written out as they come, so memory stays flat however large the set.
+edits are read from the store in batches, scrubbed in batches and written out as they come, so
+memory stays flat however large the set. Scrubbing applies the tenant's policy to the stored
+detections of each text (``aion_assets.memory.detections``): only texts never analysed run the NER.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator
 
-from aion_assets.core.auth import ForbiddenError, Principal, Role
-from aion_assets.core.http import principal
+from aion_assets.core.auth import ForbiddenError, Role
+from aion_assets.core.http import Caller, Metrics
+from aion_assets.core.telemetry import ApiMetrics
+from aion_assets.memory.api import Store
+from aion_assets.memory.detections import DetectionStore, StoredScrubber
 from aion_assets.memory.models import Tenant, sane_utc
 from aion_assets.memory.scrub.policy import scrub_policy, vocabulary_settings
 from aion_assets.memory.store import MemoryStore
@@ -29,7 +33,6 @@ from aion_assets.seal.datasets.tenant_config import curation_settings
 from aion_assets.seal.datasets.vocabulary import answers_of, learn_vocabulary
 
 router = APIRouter()
-Caller = Annotated[Principal, Depends(principal)]
 NDJSON = "application/x-ndjson"
 SCRUB_BATCH = 64
 IDENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$"
@@ -47,7 +50,9 @@ def _prepare(store: MemoryStore, tenant_id: str, min_reward: float | None) -> tu
             "(`aion tenant --opt-in`, run by the operator, lifts it)"
         )
     settings = curation_settings(tenant, min_reward=min_reward)
-    return tenant, settings, scrub_policy(tenant, _vocabulary(store, tenant)), get_scrubber()
+    # Stored detections: only texts never analysed (new approvals) run the NER (memory.detections).
+    scrubber = StoredScrubber(get_scrubber(), DetectionStore(store.engine), tenant_id)
+    return tenant, settings, scrub_policy(tenant, _vocabulary(store, tenant)), scrubber
 
 
 #: Learned vocabularies by (tenant, what they were learned from); a few tenants per process.
@@ -102,8 +107,9 @@ def _vocabulary(store: MemoryStore, tenant: Tenant | None) -> tuple[str, ...]:
     },
 )
 async def export_sft(
-    request: Request,
     caller: Caller,
+    store: Store,
+    metrics: Metrics,
     min_reward: Annotated[
         float | None, Query(ge=0.0, le=1.0, allow_inf_nan=False, description="Lowest reward kept.")
     ] = None,
@@ -121,8 +127,6 @@ async def export_sft(
     ] = None,
 ) -> StreamingResponse:
     caller.require(Role.reviewer)
-    store: MemoryStore = request.app.state.memory_store
-    metrics = request.app.state.metrics
     tenant, settings, policy, scrubber = await run_in_threadpool(_prepare, store, caller.tenant_id, min_reward)
     tenant_config = tenant.config if tenant is not None else {}
 
@@ -154,7 +158,7 @@ async def export_sft(
     return StreamingResponse(rows(), media_type=NDJSON)
 
 
-def _count(metrics: Any, by_split: dict[str, int]) -> None:
+def _count(metrics: ApiMetrics, by_split: dict[str, int]) -> None:
     for name, n in by_split.items():
         if n:
             metrics.exports.labels(name).inc(n)

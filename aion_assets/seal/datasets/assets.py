@@ -7,6 +7,8 @@ by plain modules (``seal.datasets.curate``, ``seal.datasets.vocabulary``, ``memo
 ``seal.datasets.versions``); ``seal/sft_dataset`` splits the scrubbed rows
 deterministically into train and eval and writes both files under a version derived from their
 content hash, so re-materializing unchanged data produces the same version.
+``scrubbed_edits`` applies the policy to the stored analysis of each text (``memory.detections``):
+only texts that this scrubber version never analysed (new approvals) run the NER.
 """
 
 import contextlib
@@ -25,6 +27,7 @@ from aion_assets.core.errors import ArtifactError, ConfigError, NotFoundError
 from aion_assets.core.jsonl import read_rows
 from aion_assets.core.resources import ArtifactStoreResource
 from aion_assets.memory.assets import interactions
+from aion_assets.memory.detections import DetectionStore, StoredScrubber
 from aion_assets.memory.models import Tenant
 from aion_assets.memory.resources import MemoryStoreResource, ScrubberResource
 from aion_assets.memory.scrub.policy import ScrubPolicy, scrub_policy, vocabulary_settings
@@ -41,6 +44,7 @@ MEMORY_GROUP = "memory"
 MEMORY_PREFIX = ["memory"]
 GROUP = "seal"
 PREFIX = ["seal"]
+PROGRESS_EVERY = 1000  # examples between two progress lines of scrubbed_edits
 
 
 class ScrubbedEditsConfig(dg.Config):
@@ -174,10 +178,18 @@ def scrubbed_edits(
     removed: dict[str, int] = {}
     rows_out = dropped = 0
     digest = hashlib.sha256()
+    # Stored detections (memory.detections): only texts never analysed by this scrubber version run
+    # the NER; after a version change this run is the backfill, and logs its progress.
+    engine = StoredScrubber(scrubber.get_scrubber(), DetectionStore(store.engine), tenant_id)
     with tempfile.TemporaryDirectory(prefix="aion-scrub-") as tmp:
         path = Path(tmp) / "scrubbed.jsonl"
         with open(path, "wb") as fh:
-            for ex, counts in scrub_examples(examples, scrubber.get_scrubber(), policy, batch_size=scrubber.batch_size):
+            for n, (ex, counts) in enumerate(
+                scrub_examples(examples, engine, policy, batch_size=scrubber.batch_size), start=1
+            ):
+                if n % PROGRESS_EVERY == 0:
+                    context.log.info("scrubbed %d examples: %d texts analysed, %d reused", n, engine.analysed,
+                                     engine.reused)
                 for k, v in counts.items():
                     removed[k] = removed.get(k, 0) + v
                 if not is_usable(ex):
@@ -206,6 +218,9 @@ def scrubbed_edits(
             "removed_by_type": dg.MetadataValue.json(dict(sorted(removed.items()))),
             "vocabulary_version": vocab.version,
             "vocabulary_terms": vocab.terms,
+            "texts_analysed": engine.analysed,
+            "texts_reused": engine.reused,
+            "scrubber_version": engine.analysis.version,
             "uri": dg.MetadataValue.url(uri) if uri.startswith("s3://") else dg.MetadataValue.path(uri),
         },
         data_version=dg.DataVersion(sha[:16]),

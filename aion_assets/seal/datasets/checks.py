@@ -4,7 +4,8 @@
 
 - ``no_pii_left``: a deterministic sample is scanned again by the scrubber (placeholders aside,
   nothing may be found), and the values the scrubber finds in the *original* texts of those rows
-  are probed for verbatim in the dataset rows;
+  are probed for verbatim in the dataset rows (both read the analyses stored when the rows were
+  scrubbed, ``memory.detections``: a rebuild of unchanged data runs no NER);
 - ``unique_interaction_ids``, ``rewards_above_threshold``, ``splits_disjoint``, ``enough_rows``:
   one pass over both splits.
 
@@ -25,6 +26,7 @@ import dagster as dg
 from aion_assets.core.errors import NotFoundError
 from aion_assets.core.jsonl import iter_lines, stored_rows
 from aion_assets.core.resources import ArtifactStoreResource
+from aion_assets.memory.detections import DetectionStore, StoredAnalysis
 from aion_assets.memory.resources import MemoryStoreResource, ScrubberResource
 from aion_assets.seal.datasets.assets import learned_policy, scrubbed_edits, sft_dataset
 from aion_assets.seal.datasets.rows import SPLITS
@@ -80,10 +82,13 @@ def no_pii_left(
     tenant = store.get_tenant(tenant_id)
     _, policy = learned_policy(context.instance, partition, tenant, artifacts)  # the policy the rows had
     engine = scrubber.get_scrubber()
+    # The stored analyses of this scrubber version (memory.detections): the rows' outputs and their
+    # originals were analysed when they were scrubbed, so the re-scan is the same computation, read back.
+    stored = StoredAnalysis(DetectionStore(store.engine), tenant_id, engine)
     sample = _sample(_rows(artifacts, dataset), PII_SAMPLE, dataset.content_hash)
     texts = [t for row in sample for t in (row["prompt"], row["response"])]
     found: dict[str, int] = {}
-    for text, spans in zip(texts, engine.analyze_many(texts, policy), strict=True):
+    for text, spans in zip(texts, engine.analyze_many(texts, policy, stored), strict=True):
         for s in spans:
             if _outside_placeholders(text, s.start, s.end):
                 found[s.entity_type] = found.get(s.entity_type, 0) + 1
@@ -103,7 +108,7 @@ def no_pii_left(
         scrubbed += [row["prompt"], row["response"]]
     leaks: dict[str, int] = {}
     probes = 0
-    for orig, out, spans in zip(originals, scrubbed, engine.analyze_many(originals, policy), strict=True):
+    for orig, out, spans in zip(originals, scrubbed, engine.analyze_many(originals, policy, stored), strict=True):
         for s in spans:
             value = orig[s.start : s.end].strip()
             if len(value) < MIN_PROBE_CHARS:
