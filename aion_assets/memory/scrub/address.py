@@ -12,8 +12,12 @@ Studio), also typed in lower case ("22 baker street", "12 rue de rivoli", "flat 
 "il 62704", "75001 paris": lower-case postcodes only join a street, they never stand alone);
 German/Dutch/Scandinavian compounds ("Hauptstraße 5", "Kerkstraat 12", "Harloffring 5-7");
 French "<number>, rue ..."; Italian/Spanish/Portuguese "Via/Calle/Rua ... <number>"; Indian
-"H.No. 12", "12/904, ..."; postcodes of the US (with state), UK, CA ("ON M5H 2M9"), AU
-("Sydney NSW 2000"), NL, DE/FR/IT/ES (5 digits), IN (6 digits).
+"H.No. 12", "12/904, ..."; Polish "ul. Kolorowa 67/29, 11-299 Koło"; Brazilian "Rua ..., 81, apto 11,
+Cidade - RO, 28667-496"; flat and floor lines between street and town ("Appartement 3",
+"Wohnung 5", "apto 11", "3º B"); postcodes of the US (with state), UK, CA ("ON M5H 2M9"), AU
+("Sydney NSW 2000"), NL, DE/FR/IT/ES (5 digits), PL ("16-509"), BR ("28667-496"), IN (6 digits).
+After an address cue ("my address is", "i live at", "send it to") a lower-case street may end in
+any street suffix ("285 burke ferry"); without one only the unmistakable ones count.
 
 A quantity with its unit is never an anchor ("1000 MB", "5 GB", "30 days", "2 hours"); a Dutch
 postcode whose letters spell a unit ("1012 MB Amsterdam") is only a weak anchor, so it needs a
@@ -36,7 +40,7 @@ _PART = (
     r"les|lès|y|e|en|sur|sous|am|an|im|bei|vorm|upon|on|op|aan|aan den|ob)"
 )
 _NAME = rf"{_W}(?:[ \t]+(?:{_PART}[ \t]+)?{_W}){{0,3}}"
-_NUM = r"\d{1,5}[a-zA-Z]?(?:[-/]\d{1,5}[a-zA-Z]?)?"
+_NUM = r"\d{1,5}[a-zA-Z]?(?:[-/]\d{1,5}[a-zA-Z]?){0,2}"  # 12, 12a, 12-14, 40/31/39 (PL house/flat)
 
 # USPS street suffixes and common UK/IE/AU/IN ones (the real-world closed lists).
 _SUFFIX = (
@@ -52,7 +56,8 @@ _SUFFIX = (
     "Rapids?|Rest|Ridges?|Rise|River|Roads?|Rd|Route|Row|Rue|Run|Shoals?|Shores?|Skyway|Springs?|"
     "Spurs?|Squares?|Sq|Station|Stravenue|Stream|Streets?|St|Summit|Terrace|Ter|Throughway|Trace|"
     "Track|Trafficway|Trail|Trl|Trailer|Tunnel|Turnpike|Underpass|Unions?|Valleys?|Viaduct|Views?|"
-    "Villages?|Ville|Vista|Walks?|Wall|Ways?|Wells?|Wharf|Wynd|Yard|Nagar|Marg|Chowk|Ganj|Zila|Colony|"
+    "Villages?|Ville|Vista|Walks?|Wall|Ways?|Wells?|Wharf|Wynd|Yard|Circuit|Esplanade|Plateau|Top|Chase|"
+    "Glade|Outlook|Retreat|Boardwalk|Concourse|Nook|Approach|Quadrant|Nagar|Marg|Chowk|Ganj|Zila|Colony|"
     "Layout|Puram|Bagh|Pet|Peth"
 )
 # Compound-word street types (German, Dutch, Scandinavian), matched case-insensitively at a word end.
@@ -68,12 +73,14 @@ _PREFIX = (
     "stretto|canale|incrocio|rotonda|galleria|lungomare|salita|traversa|vico|piazzetta|calle|c\\.|"
     "avenida|avda\\.|paseo|plaza|camino|carrer|ronda|travesía|pasaje|pasadizo|cuesta|cañada|acceso|"
     "glorieta|urbanización|vía|callejón|carretera|rambla|alameda|bulevar|rua|travessa|praça|largo|"
-    "ul\\.|ulica|al\\.|aleja|pl\\.|os\\.|osiedle"
+    "ul\\.|ulica|al\\.|aleja|pl\\.|os\\.|osiedle|vial|condom[ií]nio|favela|ladeira|praia|estrada|rodovia|vila|"
+    "jardim|setor|quadra|residencial|viela"
 )
 _UNIT = (
     r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Studio|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|Building|"
     r"Piso|Puerta|Planta|Esc\.?|Piano|Appartamento|Interno|Int\.?|Scala|Étage|Bâtiment|Bât\.?|"
-    r"Wohnung|Whg\.?|H\.?\s?No\.?|House No\.?|P\.?O\.? Box)"
+    r"Wohnung|Whg\.?|Appartement|Appart\.?|Apto\.?|Apartamento|Dpto\.?|Depto\.?|Lokal|"
+    r"H\.?\s?No\.?|House No\.?|P\.?O\.? Box)"
 )
 _UNIT_TAIL = rf"(?:,?[ \t]+{_UNIT}[ \t]*[\w/-]+)?"
 # Two-letter unit symbols, which NL postcodes may also spell ("1000 MB" is data, "1000 MB Amsterdam" a postcode).
@@ -85,6 +92,8 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 
+# Brazilian states (unidades federativas), as written after a town: "Jesus - RS".
+_BR_UF = "AC|AL|AP|AM|BA|CE|DF|ES|GO|MA|MT|MS|MG|PA|PB|PR|PE|PI|RJ|RN|RS|RO|RR|SC|SP|SE|TO"
 _STRONG = [
     # 123 Main Street Apt. 4 / 12 High St / 23\nVirk Street
     rf"(?<![\w/-]){_NUM},?[ \t]*\n?[ \t]*{_NAME}[ \t]+(?:{_SUFFIX})\b\.?{_UNIT_TAIL}",
@@ -105,6 +114,8 @@ _STRONG = [
     rf"(?<![\w#-])\d{{4}}[ \t]?(?!(?:{_UNIT_LETTERS})\b)[A-Z]{{2}}\b(?:,?[ \t]*\n?[ \t]*{_NAME})?",
     rf"(?<![\w#$€£.,-])\d{{5}},?[ \t]+{_NAME}(?:[ \t]*\([A-Z]{{2}}\))?",  # DE/FR/IT/ES 12345 City (PR)
     rf"{_NAME},[ \t]+\d{{5}}(?![\w-])",  # ES: Provincia, 28001
+    rf"(?<![\w/-])\d{{2}}-\d{{3}}[ \t]+{_NAME}",  # PL: 16-509 Dębica
+    rf"{_NAME}[ \t]+[-–][ \t]+(?:{_BR_UF}),?[ \t]+\d{{5}}-?\d{{3}}(?![\w-])",  # BR: Cidade - UF, 12345-678
     rf"(?<![\w-])[{_UP}][a-zà-ÿ][^\W\d_]*(?:[ \t]+{_W}){{0,2}}[ \t-]\d{{6}}(?![\w-])",  # IN: City-123456
 ]
 # Lower-case forms people type in chat ("22 baker street", "12 rue de rivoli"): only unmistakable
@@ -135,11 +146,23 @@ _WEAK = [
     r"(?<![\w-])[a-z]{2}[ \t]+\d{5}(?:-\d{4})?\b",  # lower-case US state + ZIP
     r"(?<![\w#$€£.,-])\d{5}[ \t]+[a-zà-ÿ]{3,}\b",  # lower-case 75001 paris
     rf"(?i:{_UNIT})[ \t]*\d[\w/-]*",  # Studio 6 / Flat 12 / apt 4b
+    r"(?<![\w/-])\d{1,2}[ \t]?[º°ª](?:[ \t]?[A-Z]\b)?",  # ES floor and door: 3º B
+    rf"{_NAME}[ \t]+[-–][ \t]+(?:{_BR_UF})\b",  # BR: Cidade - UF
+    r"(?<![\w/.-])\d{5}-\d{3}(?![\w-])",  # BR CEP
     rf"{_NAME}[ \t]+(?:{_SUFFIX})\b\.?",  # street name without number
     rf"(?i:{_PREFIX})[ \t]+(?:{_PART}[ \t]*)?{_NAME}",  # rue Bonnet
     r"(?<![\w.,/-])\d{1,5}(?:/\d{1,5})?(?=[ \t]*\n)",  # a house number alone on its line
     rf"(?<![\w#-])\d{{4}}[ \t]?(?:{_UNIT_LETTERS})\b,?[ \t]*\n?[ \t]*{_NAME}",  # NL postcode that spells a unit
 ]
+# After an address cue ("my address is", "i live at", "send it to"), a lower-case "<number> <word(s)>
+# <any street suffix>" is a street too ("285 burke ferry", "788 stephanie path"); without a cue only
+# the unmistakable suffixes above count ("install 3 smart lights" is no address).
+_ADDRESS_CUE = re.compile(
+    r"(?:\baddress(?:\s+is)?|\bliv(?:e|es|ed|ing)\s+(?:at|on)|\bmoved\s+to|\blocated\s+at|\bit'?s|"
+    r"\b(?:ship|send|deliver|post|mail)\w*(?:\s+(?:it|them|this|that|the\s+\w+))?\s+to)[:,]?\s+$",
+    re.IGNORECASE,
+)
+_CUED_STREET = re.compile(rf"(?<![\w/-]){_NUM},?[ \t]+(?:{_NOT_STREET}{_LW}[ \t]+){{1,3}}(?i:{_SUFFIX})\b\.?")
 _STRONG_RE = [re.compile(p) for p in _STRONG]
 _WEAK_RE = [re.compile(p) for p in _WEAK]
 _GAP = re.compile(r"[ \t]*(?:[,;][ \t]*\n?|\n|[ \t])[ \t]*")
@@ -166,6 +189,8 @@ class AionStreetAddressRecognizer(EntityRecognizer):
             for rx in patterns:
                 anchors.extend((m.start(), m.end(), strong) for m in rx.finditer(text)
                                if m.end() > m.start() and not _QUANTITY.fullmatch(m.group()))
+        anchors.extend((m.start(), m.end(), True) for m in _CUED_STREET.finditer(text)
+                       if _ADDRESS_CUE.search(text, max(0, m.start() - 40), m.start()))
         if not anchors:
             return []
         anchors.sort(key=lambda a: (a[0], -a[1]))

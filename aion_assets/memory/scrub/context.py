@@ -152,3 +152,20 @@ def has_name_evidence(value: str) -> bool:
 
     names = first_names()
     return value in place_gazetteer() or any(fold(w.group()) in names for w in _WORD.finditer(value))
+
+
+def only_ordinary_words(value: str) -> bool:
+    """True when every word of VALUE is a frequent English word and none is a first name or place.
+
+    What is left of a stock detection once a code is cut out of it ("Model" of "Model S1") goes only
+    when it is not ordinary text.
+    """
+    from aion_assets.memory.scrub.recognizers import first_names, fold, place_gazetteer
+
+    words = [w.group() for w in _WORD.finditer(value)]
+    if not words:
+        return True
+    if value.strip() in place_gazetteer():
+        return False
+    names = first_names()
+    return all(is_common_word(w) for w in words) and not any(fold(w) in names for w in words)

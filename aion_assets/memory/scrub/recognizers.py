@@ -12,7 +12,9 @@ on first use and cached for the process. Data sources, all installed packages, n
 Why each recognizer exists (stock Presidio + the small spaCy model miss these):
 ``StreetAddressRecognizer`` (Presidio has none), ``PlaceRecognizer`` (spaCy-sm labels many towns
 ORG/PERSON or nothing), ``LocationCueRecognizer`` (unknown towns after "in"/"from"),
-``PersonNameRecognizer`` (lower-case names, names spaCy labels ORG, a first name alone before what
+``PersonNameRecognizer`` (lower-case names, names spaCy labels ORG, upper-case names in form
+fields, "Name: JOHN SMITH", initials, "J. Smith", unknown names after a greeting or alone on a
+sign-off's line, "Hey Iwo," / "Best,\nIwo", a first name alone before what
 people do, "Rose will call you back", or addressed at a sentence start, "Maria, your hub ..."; a
 lower-case name never starts
 with a frequent English word, ``scrub_words``, unless a verb that follows names or a cue before a
@@ -243,6 +245,18 @@ class AionPlaceRecognizer(EntityRecognizer):
                     hit = j
                     break
             if hit is not None:
+                if cue:  # the rest of a longer name after a cue: "Guyana Francese", "Estados Unidos de América"
+                    while hit + 1 < len(words) and re.fullmatch(r"[ \-]",
+                                                                text[words[hit].end() : words[hit + 1].start()]):
+                        nxt = words[hit + 1].group()
+                        if (nxt in _PARTICLES and hit + 2 < len(words) and words[hit + 2].group()[0].isupper()
+                                and text[words[hit + 1].end() : words[hit + 2].start()] == " "
+                                and not is_common_word(words[hit + 2].group())):
+                            hit += 2
+                        elif nxt[0].isupper() and not is_common_word(nxt) and nxt.lower() not in COMMON_WORDS:
+                            hit += 1
+                        else:
+                            break
                 start, end = w.start(), words[hit].end()
                 if (start, end) in ent_spans or cue:
                     score = 0.86
@@ -352,9 +366,13 @@ class AionPersonRecognizer(EntityRecognizer):
                 continue
             j = i
             while j + 1 < len(words) and j - i < 4 and joined(j, j + 1):
-                nxt = words[j + 1].group()
-                if nxt in _PARTICLES and j + 2 < len(words) and joined(j + 1, j + 2) and surname_like(j + 2, upper):
-                    j += 2
+                # one to three particles before the surname: "Elize van der Loo", "Ana de la Cruz"
+                k = j + 1
+                while (k < min(len(words), j + 4) and words[k].group() in _PARTICLES
+                       and (k == j + 1 or joined(k - 1, k))):
+                    k += 1
+                if k > j + 1 and k < len(words) and joined(k - 1, k) and surname_like(k, upper):
+                    j = k
                 elif surname_like(j + 1, upper):
                     j += 1
                 else:
@@ -373,6 +391,7 @@ class AionPersonRecognizer(EntityRecognizer):
                 continue
             out.append(self._result(w.start(), words[j].end(), score))
             i = j + 1
+        out.extend(self._result(a, b, sc) for a, b, sc in _form_and_initial_names(text))
         for ent in doc.ents if doc is not None else ():
             if (ent.label_ in ("ORG", "NORP", "WORK_OF_ART", "PRODUCT", "FAC", "EVENT", "LAW") and len(ent) >= 2
                     and ent[0].text.lower() in names and all(t.is_alpha or t.text == "-" for t in ent)):
@@ -381,6 +400,59 @@ class AionPersonRecognizer(EntityRecognizer):
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
         return make_result(self, "PERSON", start, end, score)
+
+
+# A form's name field: "Name: JOHN SMITH", "Account holder: Megan Bowers" (the value up to the line end).
+_FORM_NAME = re.compile(
+    rf"(?im)^[ \t]*(?:(?:full[ \t]+|first[ \t]+and[ \t]+last[ \t]+|customer[ \t]+|contact[ \t]+)?name|"
+    rf"account[ \t]+(?:holder|owner|name)|card[ \t]*holder|customer|contact(?:[ \t]+person)?|recipient|"
+    rf"attn\.?|attention|signed|requested[ \t]+by|submitted[ \t]+by)[ \t]*:[ \t]*"
+    rf"((?-i:[{_UP}][\w'’.-]*(?:[ \t]+[{_UP}][\w'’.-]*){{1,3}}))[ \t]*(?=$|,)"
+)
+# "J. Smith", "J.R. Smith", "M. Pölitz": initials before a capitalised surname.
+_INITIALS = re.compile(rf"(?<![\w.])((?:[{_UP}]\.[ \t]?){{1,2}})[ \t]*({_CAPW})")
+# An initial left before a placeholder by an earlier pass ("M. <PERSON>").
+_INITIAL_BEFORE_PLACEHOLDER = re.compile(
+    rf"(?<![\w.])(?:[{_UP}]\.[ \t]?){{1,2}}(?=[ \t]*<(?:PERSON|LOCATION)(?:_\d+)?>)"
+)
+
+
+# A name the first-name list does not know, where only a name goes: after a greeting that opens a
+# line ("Hey Iwo,"), or alone on the line after a sign-off ("Best,\nIwo"). The precision rules
+# (``context``) still drop companies and teams ("Best,\nGlobex Billing Services").
+_GREETING_NAME = re.compile(
+    rf"(?im)^[ \t]*(?:hi|hello|hey|dear|good[ \t]+(?:morning|afternoon|evening))[ \t]+"
+    rf"((?-i:[{_UP}][a-zà-ÿ'’-]+(?:[ \t]+[{_UP}][a-zà-ÿ'’-]+)?))[ \t]*(?=[,!])"
+)
+_SIGNOFF_NAME = re.compile(
+    rf"(?im)^[ \t]*(?:best|best[ \t]+regards|kind[ \t]+regards|regards|warm[ \t]+regards|many[ \t]+thanks|thanks|"
+    rf"thank[ \t]+you|cheers|sincerely|yours[ \t]+sincerely|best[ \t]+wishes|take[ \t]+care)[ \t]*[,!.]?[ \t]*\n"
+    rf"[ \t]*((?-i:[{_UP}][a-zà-ÿ'’-]+(?:[ \t]+[{_UP}][a-zà-ÿ'’-]+)?))[ \t]*$"
+)
+
+
+def _form_and_initial_names(text: str) -> list[tuple[int, int, float]]:
+    """(start, end, score) of names in form fields, of initials with a surname, and of unknown names
+    after a greeting or on a sign-off's line (module docstring)."""
+    out = []
+    for rx in (_GREETING_NAME, _SIGNOFF_NAME):
+        for m in rx.finditer(text):
+            value = m.group(1)
+            if not all(is_common_word(w) or w.lower() in COMMON_WORDS for w in value.split()):
+                out.append((m.start(1), m.end(1), 0.6))
+    for m in _FORM_NAME.finditer(text):
+        value = m.group(1)
+        if not any(c.isdigit() for c in value) and not all(is_common_word(w) for w in value.split()):
+            out.append((m.start(1), m.end(1), 0.85))
+    for m in _INITIALS.finditer(text):
+        surname = m.group(2).rstrip(".")
+        if surname.lower() in COMMON_WORDS or not surname[1:2].islower():
+            continue
+        cue = _NAME_CUES.search(text, max(0, m.start() - 25), m.start()) is not None
+        if cue or not is_common_word(surname) or PERSON_ACTION_AFTER.match(text, m.end()):
+            out.append((m.start(), m.start(2) + len(surname), 0.7 if cue else 0.6))
+    out.extend((m.start(), m.end(), 0.7) for m in _INITIAL_BEFORE_PLACEHOLDER.finditer(text))
+    return out
 
 
 class AionSpacyRecognizer(SpacyRecognizer):

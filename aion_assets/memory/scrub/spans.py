@@ -3,7 +3,7 @@
 Plain Python over offsets; no Presidio, no spaCy. Used by ``aion_assets.memory.scrub.engine``.
 
 - ``Cand``: a detection before the final merge, with where it came from: ``stock`` (Presidio as
-  it comes; never vetoed, only cut by kept terms and placeholders), ``own`` (the project's
+  it comes; never vetoed, only cut by kept terms, placeholders and ``code_holes``), ``own`` (the project's
   recognizers and patterns; subject to the precision rules) or ``deny`` (a deny-listed term);
 - ``holes``: where a placeholder or a kept term lies; detections are cut around them;
 - ``resolve``: overlapping candidates become one span, the union, typed by the most confident;
@@ -178,3 +178,27 @@ def map_back(spans: list[Span], segments: list[Segment]) -> list[Span]:
         return p - delta
 
     return [Span(to_original(s.start), to_original(s.end), s.entity_type, s.score) for s in spans]
+
+
+# A whitespace-delimited chunk with a digit in it: an order number, a version, an error code
+# ("ORD-71897", "v10.16.2", "E-955", "0x72158370"), never a word of a person's name or a place's.
+_CODE_CHUNK = re.compile(r"[^\s<>]*\d[^\s<>]*")
+_CODE_TYPES = frozenset({"PERSON", "LOCATION"})
+
+
+def code_holes(text: str, c: Cand) -> list[tuple[int, int]]:
+    """Codes inside one of stock Presidio's PERSON or LOCATION detections: what is cut out of it.
+
+    The small spaCy model labels identifiers PERSON or GPE ("order ORD-71897" -> PERSON); names of
+    people and places hold no digits, so cutting the chunks that do never loses a letter of one.
+    For a LOCATION only chunks with a letter and a digit go (a bare number beside a town may be a
+    postcode, which the address rules judge). Other types and other origins: no holes.
+    """
+    if c.origin != "stock" or c.entity_type not in _CODE_TYPES:
+        return []
+    out = []
+    for m in _CODE_CHUNK.finditer(text, c.start, c.end):
+        if c.entity_type == "LOCATION" and not re.search(r"[^\W\d_]", m.group()):
+            continue
+        out.append((m.start(), m.end()))
+    return out

@@ -32,7 +32,16 @@ class AionEmailRecognizer(EmailRecognizer):
         return self._tld(pattern_text.rsplit("@", 1)[-1]).suffix != ""
 
 
-_ID_PREFIX = re.compile(r"[A-Za-z]+[-_#]?$")
+_ID_PREFIX = re.compile(r"(?:[A-Za-z]+[-_#/]?|#|[A-Za-z]+[-/]\d+[-/])$")  # ORD-, INV/2023/, #
+# A word that names the number as a reference, not a phone: "case 96603360", "invoice no. 55512345".
+_REF_WORD = re.compile(
+    r"\b(?:case|ticket|order|invoice|inv|ref|reference|rma|tracking|serial|sku|po|receipt|booking|"
+    r"confirmation|account|acct|member|contract|policy|claim|incident|request)"
+    r"(?:[ \t]*(?:no\.?|nr\.?|number|id|#))?[ \t]*[:#]?[ \t]*$",
+    re.IGNORECASE,
+)
+# ISO 8601 dates and times ("2024-12-07", "2024-12-07T09:30"), which the phone matchers also accept.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?")
 _DIGIT_RUN = re.compile(r"[+(]?\d[\d \t().\-/]{5,28}\d(?:\s*(?:x|ext\.?)\s*\d{1,6})?", re.IGNORECASE)
 _DOTTED_QUAD = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}")
 
@@ -90,7 +99,16 @@ class AionPhoneRecognizer(EntityRecognizer):
             score = 0.65 if re.search(r"[\s().+-]", sm.group()) else 0.5
             key = (sm.start(), sm.end())
             out[key] = max(out.get(key, 0.0), score)
-        return [self._result(s, e, sc) for (s, e), sc in out.items()]
+        return [self._result(s, e, sc) for (s, e), sc in out.items() if not self._reference(text, s, e)]
+
+    @staticmethod
+    def _reference(text: str, start: int, end: int) -> bool:
+        """True when TEXT[START:END] is a date or a number named as a reference (case, order, invoice)."""
+        if _ISO_DATE.fullmatch(text, start, end) or _ISO_DATE.match(text, start):
+            return True
+        if text.startswith(("+", "00"), start):  # an international prefix says phone, whatever the label
+            return False
+        return _REF_WORD.search(text, max(0, start - 30), start) is not None
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
         return make_result(self, "PHONE_NUMBER", start, end, score)
