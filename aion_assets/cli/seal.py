@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from aion_assets.core.settings import Settings, get_settings
+from aion_assets.core.settings import get_settings
 
 Echo = Callable[[str], Any]
 
@@ -56,30 +56,6 @@ def print_learning(out: dict[str, Any], echo: Echo = click.echo) -> None:
         echo(f"\nbody ROUGE-L: {cand_body / base_body - 1:+.0%} relative to the base model")
     echo("gate (blocking check): " + ("passed" if all(out.get("checks", {}).values()) else f"FAILED {out['checks']}"))
     echo(f"evaluation rows stored in the evaluations table; per-example results: {report.get('examples_uri')}")
-
-
-def run_demo_pipeline(
-    settings: Settings, *, echo: Echo = click.echo, domains: tuple[str, ...] = ("acme/support",)
-) -> dict[str, Any]:
-    """The learning part of `aion demo`: dataset, adapter and evaluation for the demo domain(s)."""
-    from aion_assets.runs import run_partition
-
-    results = {}
-    for name in domains:
-        tenant_id, domain = name.split("/")
-        echo(f"\n== SEAL loop for {name} ==")
-        out = run_partition(settings, tenant_id, domain, require_beats_control=("rougeL_body",), echo=echo)
-        results[name] = out
-        if not out["success"]:
-            echo("the run failed:\n" + "\n".join(out["failures"]))
-            continue
-        ds = out["dataset"] or {}
-        echo(
-            f"dataset {ds.get('version')}: {ds.get('rows_train')} train / {ds.get('rows_eval')} eval rows "
-            f"at {ds.get('uri')}"
-        )
-        print_learning(out, echo)
-    return results
 
 
 @click.group()

@@ -70,15 +70,21 @@ def ingest_sample(
     domains: tuple[str, ...] = DEMO_DOMAINS,
     echo: Callable[[str], Any] = print,
 ) -> dict[str, Any]:
-    """Serve the API in-process and push the demo domains' traffic and reviews through it.
+    """Serve the API in-process and push the demo domains' traffic, then their reviews, through it.
+
+    First every domain's interactions and self-edits are posted (all pending), then a scripted
+    reviewer decides each pending edit as the sample says, through the same client the console
+    uses (``MemoryClient.review``).
 
     Args:
         settings: where the database and artifacts are (the schema must be migrated).
         domains: demo domain names (``generate_domain`` with its defaults for each).
-        echo: where the one progress line goes (the API's address).
+        echo: where the stage lines go (the API's address, each stage).
 
     Returns:
-        Per tenant: the store's counts after ingestion and its ``domain``; ``_seconds``: the wall time.
+        Per tenant: the store's counts after ingestion, its ``domain`` and ``reviewed_now`` (the
+        decisions this call made: ``approved``, ``rejected``; zeros when everything was reviewed
+        already); ``_seconds``: the wall time.
 
     Raises:
         ConfigError: an unknown domain name or a bad template.
@@ -95,22 +101,34 @@ def ingest_sample(
         stack.callback(owner_engine.dispose)
         base = stack.enter_context(serve_in_thread(app))
         echo(f"API serving on {base} (OpenAPI at {base}/docs)")
-        for name in domains:
-            domain = generate_domain(name)
-            tenant = domain.spec.tenant_id
-            configure_demo_tenant(owner_store, domain)
-            token = mint_token(
-                secret, tenant_id=tenant, roles=["writer", "reviewer"], subject=f"demo-reviewer@{tenant}"
+        generated = [generate_domain(name) for name in domains]
+        tokens = {
+            d.spec.tenant_id: mint_token(
+                secret, tenant_id=d.spec.tenant_id, roles=["writer", "reviewer"],
+                subject=f"demo-reviewer@{d.spec.tenant_id}",
             )
-            with MemoryClient(base, token) as client:
-                post_domain(client, domain)
-            summary[tenant] = MemoryStore(app.state.engine).counts(tenant) | {"domain": name}
+            for d in generated
+        }
+        for domain in generated:
+            configure_demo_tenant(owner_store, domain)
+            echo(f"posting {domain.spec.tenant_id}'s traffic and self-edits ({len(domain.examples)} interactions)")
+            with MemoryClient(base, tokens[domain.spec.tenant_id]) as client:
+                post_domain(client, domain, review=False)
+        for name, domain in zip(domains, generated, strict=True):
+            tenant = domain.spec.tenant_id
+            with MemoryClient(base, tokens[tenant]) as client:
+                reviewed = review_domain(client, domain)
+            echo(
+                f"scripted reviewer ({tenant}, through the console's client): approved {reviewed['approved']}, "
+                f"rejected {reviewed['rejected']}" + ("" if any(reviewed.values()) else " (nothing left to review)")
+            )
+            summary[tenant] = MemoryStore(app.state.engine).counts(tenant) | {"domain": name, "reviewed_now": reviewed}
     summary["_seconds"] = time.perf_counter() - started
     return summary
 
 
-def post_domain(client: MemoryClient, domain: DemoDomain) -> None:
-    """Send DOMAIN's interactions in batches, then each edit, reviewed as its reviewer decided.
+def post_domain(client: MemoryClient, domain: DemoDomain, *, review: bool = True) -> None:
+    """Send DOMAIN's interactions in batches, then each edit, reviewed as its reviewer decided unless not REVIEW.
 
     The tenant is the client token's (the token needs the writer and reviewer roles); edits
     already stored are not reviewed again, so posting twice stores nothing new.
@@ -127,5 +145,25 @@ def post_domain(client: MemoryClient, domain: DemoDomain) -> None:
     for edit in domain.self_edits():
         decision = edit["status"]
         stored = client.add_self_edit({k: edit[k] for k in _EDIT_FIELDS})
-        if decision in ("approved", "rejected") and stored.status.value == "pending":
+        if review and decision in ("approved", "rejected") and stored.status.value == "pending":
             client.review(stored.id, decision)
+
+
+def review_domain(client: MemoryClient, domain: DemoDomain) -> dict[str, int]:
+    """The scripted reviewer: decide each of DOMAIN's pending edits as the sample says (some stay pending).
+
+    Returns:
+        How many edits this call ``approved`` and ``rejected`` (zeros on a second call).
+
+    Raises:
+        AionError: the API refused a request (the client translates HTTP errors).
+    """
+    decisions = {str(e["id"]): e["status"] for e in domain.self_edits()}
+    counts = {"approved": 0, "rejected": 0}
+    pending = [e.id for e in client.iter_self_edits(status="pending", limit=200)]
+    for edit_id in pending:
+        decision = decisions.get(str(edit_id))
+        if decision in counts:
+            client.review(edit_id, decision)
+            counts[decision] += 1
+    return counts

@@ -1,7 +1,8 @@
 """Protects: one row shape for the demo and the pipeline. A demo domain posted through the HTTP
-API (``demo.ingest.post_domain``, the path ``aion demo`` uses) and curated by the pipeline's own
-``curate`` gives exactly the demo's ``curated_rows`` (same ids, texts, facts, timestamps and
-split), on SQLite and PostgreSQL; and posting the sample again stores nothing new."""
+API (``demo.ingest.post_domain``, then the scripted reviewer ``review_domain``: the path ``aion demo``
+uses) and curated by the pipeline's own ``curate`` gives exactly the demo's ``curated_rows`` (same
+ids, texts, facts, timestamps and split), on SQLite and PostgreSQL; and posting and reviewing the
+sample again stores and decides nothing new."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from aion_assets.core.auth import TokenVerifier, mint_token
 from aion_assets.core.db import make_engine
 from aion_assets.core.serve import serve_in_thread
 from aion_assets.demo import DEFAULT_EVAL_SHARE, DemoDomain, generate_domain
-from aion_assets.demo.ingest import configure_demo_tenant, post_domain
+from aion_assets.demo.ingest import configure_demo_tenant, post_domain, review_domain
 from aion_assets.memory.client import MemoryClient
 from aion_assets.memory.store import MemoryStore
 from aion_assets.seal.datasets.curate import curate
@@ -39,14 +40,19 @@ def test_posted_sample_curates_to_the_demo_rows(database: Database, tenant: str)
     token = mint_token(SECRET, tenant_id=tenant, roles=["writer", "reviewer"], subject=f"demo@{tenant}")
     app = create_app(make_engine(database.url), TokenVerifier(SECRET))
     with serve_in_thread(app) as base, MemoryClient(base, token) as client:
-        post_domain(client, domain)
+        post_domain(client, domain, review=False)
+        assert store.counts(tenant)["edits"]["pending"] == len(domain.examples)
+        reviewed = review_domain(client, domain)
         counts = store.counts(tenant)
-        post_domain(client, domain)  # fixed ids: nothing new, no second review
+        post_domain(client, domain, review=False)  # fixed ids: nothing new
+        assert review_domain(client, domain) == {"approved": 0, "rejected": 0}  # no second review
+        post_domain(client, domain)
         assert store.counts(tenant) == counts
 
     decided = [e.self_edit["status"] for e in domain.examples]
     assert counts["interactions"] == len(domain.examples) == 30
-    assert counts["edits"]["approved"] == decided.count("approved")
+    assert counts["edits"]["approved"] == decided.count("approved") == reviewed["approved"]
+    assert reviewed["rejected"] == decided.count("rejected")
     assert counts["edits"]["rejected"] == decided.count("rejected") > 0  # the noise reached the store
 
     tenant_config = store.get_tenant(tenant).config  # type: ignore[union-attr]
