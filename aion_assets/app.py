@@ -22,7 +22,8 @@ from sqlalchemy.engine import Engine
 from aion_assets.core.artifacts import ArtifactStore, artifact_store_from_uri
 from aion_assets.core.auth import TokenVerifier
 from aion_assets.core.errors import AionError, SchemaNotCurrentError
-from aion_assets.core.http import MAX_JSON_VALUES, BodyLimits, BodySizeLimit, error_body, install_error_handlers
+from aion_assets.core.http import BodySizeLimit, error_body, install_error_handlers
+from aion_assets.core.json_limits import MAX_JSON_VALUES, BodyLimits
 from aion_assets.core.migrate import check_app_role, check_current
 from aion_assets.core.settings import Settings
 from aion_assets.core.telemetry import ApiMetrics, setup_tracing
@@ -57,7 +58,7 @@ def create_app(
 
     Args:
         max_body_bytes, max_text_chars, max_batch, max_json_values: the body limits
-            (``aion_assets.core.http.BodyLimits``).
+            (``aion_assets.core.json_limits.BodyLimits``).
         check_schema: refuse to start (raise SchemaNotCurrentError) when the database is
             not migrated to the code's revision, or (ConfigError) when ENGINE's role escapes
             row-level security (superuser, BYPASSRLS, table owner) and ALLOW_RLS_BYPASS is false.

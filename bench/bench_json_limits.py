@@ -1,6 +1,6 @@
 """Request-body parsing with the JSON value limit (security finding 17): cost and memory.
 
-For each body: the time and the peak of Python memory of ``core.http.decode_json`` (the
+For each body: the time and the peak of Python memory of ``core.json_limits.decode_json`` (the
 parser every API route uses, with the app's default limits), beside the baseline in the same
 run, plain ``json.loads`` of the same text (what the parser did before the value limit, for
 any body that was not a top-level array). Legitimate bodies are parsed by both; hostile ones
@@ -20,7 +20,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from aion_assets.core.http import ApiError, decode_json
+from aion_assets.core.errors import ApiError
+from aion_assets.core.json_limits import decode_json
 from bench._report import write_section
 
 ITEM = {

@@ -189,7 +189,7 @@ def tenant_transaction(engine: Engine, tenant_id: str | None, *, read_only: bool
 
 
 @contextlib.contextmanager
-def tenant_pipeline(engine: Engine, tenant_id: str) -> Iterator[Any]:
+def tenant_pipeline(engine: Engine, tenant_id: str, *, read_only: bool = False) -> Iterator[Any]:
     """One PostgreSQL transaction of TENANT_ID sent as a single pipeline: one round trip in all.
 
     Yields the psycopg connection in pipeline mode. ``BEGIN``, the tenant's ``set_config``, the
@@ -198,7 +198,11 @@ def tenant_pipeline(engine: Engine, tenant_id: str) -> Iterator[Any]:
     trips for one statement: psycopg waits for its own BEGIN, then the tenant, the statement and
     COMMIT each wait for an answer.) The block cannot look at a result before COMMIT is sent, so
     use it only for work that may be committed whatever the results are, such as one
-    ``INSERT ... ON CONFLICT DO NOTHING``; if anything fails, nothing is committed.
+    ``INSERT ... ON CONFLICT DO NOTHING`` or reads; if anything fails, nothing is committed.
+
+    Args:
+        read_only: begin ``READ ONLY`` (a write in the block is an error): a read such as
+            ``GET /routes/{agent_id}`` then costs one round trip instead of four.
 
     Raises:
         StoreUnavailableError: the database cannot be reached (retryable).
@@ -218,7 +222,7 @@ def tenant_pipeline(engine: Engine, tenant_id: str) -> Iterator[Any]:
         # switches autocommit off again (tests/memory/test_ingest_fast_path.py).
         try:
             with raw.pipeline():
-                raw.execute("BEGIN")
+                raw.execute("BEGIN READ ONLY" if read_only else "BEGIN")
                 raw.execute(_SET_TENANT, (TENANT_GUC, tenant_id), prepare=True)
                 yield raw
                 raw.execute("COMMIT")

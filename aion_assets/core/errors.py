@@ -29,3 +29,13 @@ class ArtifactError(AionError):
 
 class SchemaNotCurrentError(AionError):
     """The database has not been migrated to the code's revision; run `aion db upgrade`."""
+
+
+class ApiError(Exception):
+    """An error with its HTTP status, machine code, message and (optionally) the field (answered by ``core.http``)."""
+
+    def __init__(
+        self, status: int, code: str, message: str, *, field: str | None = None, index: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field, self.index = status, code, message, field, index

@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 
 from aion_assets.core.auth import READ_ROLES, Principal, Role
-from aion_assets.core.http import ApiError, BodyLimits, Caller, Limits, Metrics, read_json, validate
+from aion_assets.core.http import ApiError, Caller, Limits, Metrics, read_json, validate
+from aion_assets.core.json_limits import BodyLimits
 from aion_assets.core.telemetry import ApiMetrics
 from aion_assets.memory.models import (
     IDENT_PATTERN,

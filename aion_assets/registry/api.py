@@ -2,11 +2,8 @@
 
 Plain FastAPI; every route is scoped to the tenant of the caller's token, and errors share
 the memory API's JSON shape (``aion_assets.core.http``). Each route declares what it needs as a
-typed dependency; the app (``aion_assets.app.create_app``) builds those once, and the providers
-below are the only readers of ``app.state``: the registry store, the four-eyes rule
-(AION_REGISTRY_FOUR_EYES), the artifact store (optional: where ``GET /models/{id}`` reads the
-dataset manifest for the lineage's self-edit ids) and the deployment webhook (optional: where a
-rollback's deployment trigger is queued).
+typed dependency (``aion_assets.registry.dependencies``: the store, the four-eyes rule, the
+artifact store, the deployment webhook), which the app builds once.
 """
 
 from __future__ import annotations
@@ -14,14 +11,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import TypeAdapter
 
-from aion_assets.core.artifacts import ArtifactStore
 from aion_assets.core.auth import READ_ROLES, Principal, Role
-from aion_assets.core.http import ApiError, BodyLimits, Caller, Limits, read_json, validate
+from aion_assets.core.http import ApiError, Caller, Limits, read_json, validate
+from aion_assets.registry.dependencies import Artifacts, DeployWebhook, FourEyes, Store
 from aion_assets.registry.evaluation import EvaluationDetails, evaluation_details
 from aion_assets.registry.lineage import model_detail
 from aion_assets.registry.models import (
@@ -39,7 +36,6 @@ from aion_assets.registry.models import (
     Route,
     RouteIn,
 )
-from aion_assets.registry.store import RegistryStore
 
 router = APIRouter()
 AgentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$", description="The agent.")]
@@ -63,35 +59,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "Not found (or another tenant's: the two are not told apart)."}
 }
-
-
-# Async: attribute reads only (a sync dependency would cost a thread-pool hop per request).
-
-
-async def registry_store(request: Request) -> RegistryStore:
-    """FastAPI dependency: the app's registry store."""
-    return request.app.state.registry_store  # type: ignore[no-any-return]
-
-
-async def four_eyes_rule(request: Request) -> bool:
-    """FastAPI dependency: whether the four-eyes rule applies (on unless the app turned it off)."""
-    return bool(getattr(request.app.state, "registry_four_eyes", True))
-
-
-async def artifact_store(request: Request) -> ArtifactStore | None:
-    """FastAPI dependency: the app's artifact store, or None."""
-    return getattr(request.app.state, "artifact_store", None)
-
-
-async def deploy_webhook_url(request: Request) -> str | None:
-    """FastAPI dependency: where a rollback queues its deployment trigger, or None."""
-    return getattr(request.app.state, "deploy_webhook_url", None)
-
-
-Store = Annotated[RegistryStore, Depends(registry_store)]
-FourEyes = Annotated[bool, Depends(four_eyes_rule)]
-Artifacts = Annotated[ArtifactStore | None, Depends(artifact_store)]
-DeployWebhook = Annotated[str | None, Depends(deploy_webhook_url)]
 
 
 def _check_tenant(caller: Principal, named: str | None) -> None:
@@ -208,67 +175,60 @@ async def post_model(
     return JSONResponse(status_code=201 if created else 200, content=_dump(version))
 
 
-async def _review(
-    request: Request,
-    caller: Principal,
-    model_id: uuid.UUID,
-    target: ModelStatus,
-    *,
-    store: RegistryStore,
-    limits: BodyLimits,
-    four_eyes: bool,
-) -> ModelVersion:
-    caller.require(Role.reviewer)
-    data = await read_json(request, limits, optional=True)
-    review = ReviewIn() if data is None else validate(_review_in, data, {})
-    return await run_in_threadpool(
-        store.transition,
-        caller.tenant_id,
-        model_id,
-        target,
-        caller.subject,
-        reason=review.reason,
-        # Both decisions: the principal that registered a version or asked for its approval never
-        # decides on it, so the audit log always shows two people (another reviewer can reject).
-        four_eyes=four_eyes,
+def _review_route(action: str, target: ModelStatus, *, summary: str, description: str, conflict: str) -> None:
+    """Add ``POST /models/{model_id}/<ACTION>``: a reviewer's decision that moves a version to TARGET."""
+
+    async def review(
+        model_id: uuid.UUID, request: Request, caller: Caller, store: Store, limits: Limits, four_eyes: FourEyes
+    ) -> ModelVersion:
+        caller.require(Role.reviewer)
+        data = await read_json(request, limits, optional=True)
+        body = ReviewIn() if data is None else validate(_review_in, data, {})
+        return await run_in_threadpool(
+            store.transition,
+            caller.tenant_id,
+            model_id,
+            target,
+            caller.subject,
+            reason=body.reason,
+            # Both decisions: the principal that registered a version or asked for its approval never
+            # decides on it, so the audit log always shows two people (another reviewer can reject).
+            four_eyes=four_eyes,
+        )
+
+    review.__name__ = review.__qualname__ = f"{action}_model"  # the OpenAPI operation id's stem
+    router.add_api_route(
+        f"/models/{{model_id}}/{action}",
+        review,
+        methods=["POST"],
+        response_model=ModelVersion,
+        summary=summary,
+        description=description,
+        responses=ERRORS | NOT_FOUND | {409: {"description": conflict}},
     )
 
 
-@router.post(
-    "/models/{model_id}/approve",
-    response_model=ModelVersion,
+_review_route(
+    "approve",
+    ModelStatus.promoted,
     summary="Approve a version waiting for approval: it becomes promoted (reviewer)",
     description=(
         "Four-eyes (AION_REGISTRY_FOUR_EYES, on by default): the principal that registered the version or asked "
         "for its approval cannot approve it (403). Approving a promoted version again is a no-op. Optional body "
         "`{\"reason\": ...}`."
     ),
-    responses=ERRORS | NOT_FOUND | {409: {"description": "Not in a status that can be promoted."}},
+    conflict="Not in a status that can be promoted.",
 )
-async def approve_model(
-    model_id: uuid.UUID, request: Request, caller: Caller, store: Store, limits: Limits, four_eyes: FourEyes
-) -> ModelVersion:
-    return await _review(
-        request, caller, model_id, ModelStatus.promoted, store=store, limits=limits, four_eyes=four_eyes
-    )
-
-
-@router.post(
-    "/models/{model_id}/reject",
-    response_model=ModelVersion,
+_review_route(
+    "reject",
+    ModelStatus.rejected,
     summary="Reject a candidate or a version waiting for approval (reviewer)",
     description=(
         "Four-eyes (AION_REGISTRY_FOUR_EYES, on by default) applies as for approve: the principal that registered "
         "the version or asked for its approval cannot reject it (403). Optional body `{\"reason\": ...}`."
     ),
-    responses=ERRORS | NOT_FOUND | {409: {"description": "Not in a status that can be rejected."}},
+    conflict="Not in a status that can be rejected.",
 )
-async def reject_model(
-    model_id: uuid.UUID, request: Request, caller: Caller, store: Store, limits: Limits, four_eyes: FourEyes
-) -> ModelVersion:
-    return await _review(
-        request, caller, model_id, ModelStatus.rejected, store=store, limits=limits, four_eyes=four_eyes
-    )
 
 
 @router.post(
@@ -306,9 +266,12 @@ def list_routes(caller: Caller, store: Store) -> list[Route]:
     summary="Read an agent's route",
     responses=ERRORS | NOT_FOUND,
 )
-def get_route(agent_id: AgentId, caller: Caller, store: Store) -> Route:
+async def get_route(agent_id: AgentId, caller: Caller, store: Store) -> Response:
     caller.require(*READ_ROLES)
-    return store.get_route(caller.tenant_id, agent_id)
+    route = await run_in_threadpool(store.get_route, caller.tenant_id, agent_id)
+    # A gateway's hot path: the Route is already valid, so it is written out once here instead of
+    # being validated against the response model again (in a second thread-pool hop for a sync route).
+    return Response(route.model_dump_json(), media_type="application/json")
 
 
 @router.post(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from aion_assets.registry import tables as t
 from aion_assets.registry.models import (
@@ -81,7 +83,11 @@ def _metric(row: Any) -> Metric:
 
 
 def _route(row: Any) -> Route:
-    m = row._mapping
+    return _route_from(row._mapping)
+
+
+def _route_from(m: Mapping[str, Any]) -> Route:
+    """A Route from the columns of ``_route_query`` by name (a SQLAlchemy row's mapping or a plain dict)."""
     return Route(
         tenant_id=m["tenant_id"],
         agent_id=m["agent_id"],
@@ -121,7 +127,13 @@ def _route_snapshot(route: Route) -> dict[str, Any]:
     return route.model_dump(mode="json")
 
 
+@functools.cache
 def _route_query() -> sa.Select[Any]:
+    """Routes joined with the names and adapter URIs of their versions (one SELECT).
+
+    Built once: building it (two aliases, eighteen columns) cost about half the CPU of a route
+    read. A Select is immutable; ``.where()`` returns a new one.
+    """
     d, f, r = t.models.alias("d"), t.models.alias("f"), t.routes
     return sa.select(
         r,
@@ -136,3 +148,19 @@ def _route_query() -> sa.Select[Any]:
     )
 
 
+
+
+@functools.cache
+def _route_by_agent() -> sa.Select[Any]:
+    """One route by the bound ``tenant_id`` and ``agent_id``."""
+    r = t.routes.c
+    return _route_query().where(r.tenant_id == sa.bindparam("tenant_id"), r.agent_id == sa.bindparam("agent_id"))
+
+
+@functools.cache
+def _pg_route_by_agent_sql() -> str:
+    """``_route_by_agent`` as PostgreSQL text for a raw psycopg cursor (``%(tenant_id)s``, ``%(agent_id)s``).
+
+    Compiled from the same Select, so both paths read the same columns under the same names.
+    """
+    return str(_route_by_agent().compile(dialect=postgresql.psycopg.dialect()))

@@ -1,4 +1,4 @@
-"""Signed webhooks through an outbox: alerts (Alertmanager's JSON) and deployment triggers.
+"""Signed webhooks through an outbox: alerts (Alertmanager's JSON, ``registry.alerts``) and deployment triggers.
 
 A webhook is first written to ``webhook_outbox`` (:meth:`WebhookOutbox.enqueue`, idempotent by
 ``event_key``), then delivered by :meth:`WebhookOutbox.drain`, called by a sensor or a worker.
@@ -39,8 +39,6 @@ from aion_assets.registry.models import Route, utc
 
 SIGNATURE_HEADER = "X-Aion-Signature-256"
 EVENT_HEADER = "X-Aion-Event-Key"
-#: Alertmanager's "zero" endsAt of a firing alert.
-NO_END = "0001-01-01T00:00:00Z"
 
 
 def sign(secret: bytes, body: bytes) -> str:
@@ -51,49 +49,6 @@ def sign(secret: bytes, body: bytes) -> str:
 def verify(secret: bytes, body: bytes, header: str | None) -> bool:
     """Whether HEADER is BODY's signature under SECRET (constant-time comparison)."""
     return header is not None and hmac.compare_digest(sign(secret, body), header)
-
-
-def alertmanager_payload(
-    alertname: str,
-    labels: Mapping[str, str],
-    annotations: Mapping[str, str],
-    *,
-    starts_at: datetime,
-    receiver: str = "aion",
-    generator_url: str = "",
-) -> dict[str, Any]:
-    """One firing alert in the JSON that Alertmanager posts to webhook receivers (version 4).
-
-    Args:
-        alertname: the ``alertname`` label.
-        labels: further labels (strings), e.g. tenant, domain, model.
-        annotations: ``summary``, ``description`` and any other annotation.
-        starts_at: when the condition started.
-    """
-    all_labels = {"alertname": alertname, **{k: str(v) for k, v in labels.items()}}
-    fingerprint = hashlib.sha256(json.dumps(all_labels, sort_keys=True).encode()).hexdigest()[:16]
-    return {
-        "version": "4",
-        "groupKey": "{}:" + json.dumps({"alertname": alertname}, separators=(",", ":")),
-        "truncatedAlerts": 0,
-        "status": "firing",
-        "receiver": receiver,
-        "groupLabels": {"alertname": alertname},
-        "commonLabels": all_labels,
-        "commonAnnotations": dict(annotations),
-        "externalURL": "",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": all_labels,
-                "annotations": dict(annotations),
-                "startsAt": utc(starts_at).isoformat().replace("+00:00", "Z"),
-                "endsAt": NO_END,
-                "generatorURL": generator_url,
-                "fingerprint": fingerprint,
-            }
-        ],
-    }
 
 
 def deploy_trigger(

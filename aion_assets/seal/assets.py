@@ -24,13 +24,12 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from aion_assets.core.artifacts import ArtifactStore, key_segment
+from aion_assets.core.artifacts import key_segment
 from aion_assets.core.errors import ArtifactError, ConfigError
 from aion_assets.core.jsonl import stored_rows
 from aion_assets.core.resources import ArtifactStoreResource
 from aion_assets.memory.models import EvaluationIn
 from aion_assets.memory.resources import MemoryStoreResource
-from aion_assets.registry.models import ModelVersion
 from aion_assets.registry.naming import family_name
 from aion_assets.registry.resources import RegistryResource
 from aion_assets.seal.datasets.assets import sft_dataset
@@ -40,6 +39,7 @@ from aion_assets.seal.pinning import check_pinned, pinned_adapter
 from aion_assets.seal.promotion import agents_of, serving_version
 from aion_assets.seal.refs import AdapterRef, DatasetRef, latest
 from aion_assets.seal.resources import SealResource
+from aion_assets.seal.serving_baseline import serving_adapter
 
 GROUP = "seal"
 PREFIX = ["seal"]
@@ -220,43 +220,6 @@ def lora_adapter(
     )
 
 
-def _serving_adapter(
-    store: ArtifactStore, serving: ModelVersion, tenant_id: str, domain: str, key: bytes | None, into: Path
-) -> Path:
-    """The serving version's adapter as a plain PEFT folder, verified against its registered content address.
-
-    Raises:
-        ArtifactError: the adapter is not in this artifact store, or fails verification.
-    """
-    from urllib.parse import unquote
-
-    from aion_assets.seal.training.adapters import plain_peft_folder
-    from aion_assets.seal.training.manifest import MANIFEST, AdapterBinding
-    from aion_assets.seal.training.packaging import download_adapter
-
-    at = serving.adapter_uri.find("/seal-adapters/")
-    tail = serving.adapter_uri[at + 1 :] if at >= 0 else ""
-    # URIs quote the key (``+`` as ``%2B``); the one candidate whose URI matches exactly is the key.
-    prefix = next((p for p in (unquote(tail), tail) if p and store.uri(p) == serving.adapter_uri), None)
-    if prefix is None:
-        raise ArtifactError(
-            f"the serving version {serving.name} is at {serving.adapter_uri}, outside this artifact store; "
-            "cannot evaluate against it"
-        )
-    # The manifest names the version it was packaged as; the registry's manifest hash (checked by
-    # download_adapter) is what makes these exactly the bytes that were promoted.
-    manifest = json.loads(store.get_bytes(f"{prefix}/{MANIFEST}"))
-    binding = manifest.get("binding") if isinstance(manifest, dict) else None
-    version = binding.get("version") if isinstance(binding, dict) else None
-    if not isinstance(version, str) or not version:
-        raise ArtifactError(f"{serving.adapter_uri}: the adapter manifest names no version")
-    expected = AdapterBinding(tenant_id, domain, version)
-    package = download_adapter(
-        store, prefix, into / "package", expected=expected, key=key, manifest_sha256=serving.manifest_sha256
-    )
-    return plain_peft_folder(package, key, into / "plain", expected=expected)
-
-
 class EvaluationReportConfig(dg.Config):
     """Run configuration of ``seal/evaluation_report``."""
 
@@ -346,7 +309,7 @@ def evaluation_report(
         plain = plain_peft_folder(package, key, Path(tmp) / "plain", expected=expected)
         baseline_dir = None
         if serving is not None:
-            baseline_dir = _serving_adapter(store, serving, tenant_id, domain, key, Path(tmp) / "serving")
+            baseline_dir = serving_adapter(store, serving, tenant_id, domain, key, Path(tmp) / "serving")
         report = evaluate_candidate(
             base.path,
             plain,

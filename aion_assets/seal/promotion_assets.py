@@ -27,9 +27,9 @@ import dagster as dg
 from aion_assets.core.errors import ArtifactError, NotFoundError
 from aion_assets.core.resources import ArtifactStoreResource
 from aion_assets.memory.resources import MemoryStoreResource
+from aion_assets.registry.alerts import alertmanager_payload
 from aion_assets.registry.models import ModelVersion
 from aion_assets.registry.resources import RegistryResource
-from aion_assets.registry.webhooks import alertmanager_payload
 from aion_assets.seal.assets import evaluation_report, lora_adapter
 from aion_assets.seal.partitions import split_partition_key, tenant_domain_partitions
 from aion_assets.seal.pinning import MANIFEST_SHA256, check_pinned, pinned_adapter

@@ -29,9 +29,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from aion_assets.core.errors import ConflictError
+from aion_assets.registry.alerts import alertmanager_payload
 from aion_assets.registry.models import ModelVersion, Route
 from aion_assets.registry.store import RegistryStore
-from aion_assets.registry.webhooks import alertmanager_payload
 from aion_assets.seal.config import PromotionThresholds
 
 ACTOR = "regression-sensor"

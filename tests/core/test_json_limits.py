@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from aion_assets.core.http import ApiError, decode_json
+from aion_assets.core.errors import ApiError
+from aion_assets.core.json_limits import decode_json
 
 TINY_SHAPES = {
     "top-level array": "[" + "{}," * 1_300_000 + "{}]",

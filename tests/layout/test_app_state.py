@@ -92,7 +92,7 @@ def test_the_providers_are_found() -> None:
         for path, text in sources.items()
         if any(_is_app_state(node) for node in ast.walk(ast.parse(text)))
     }
-    assert {"aion_assets/core/http.py", "aion_assets/memory/api.py", "aion_assets/registry/api.py"} <= readers
+    assert {"aion_assets/core/http.py", "aion_assets/memory/api.py", "aion_assets/registry/dependencies.py"} <= readers
 
 
 def test_a_route_body_reading_app_state_is_named_with_its_line() -> None:

@@ -81,10 +81,10 @@ class _ParseSpy:
 def test_millions_of_tiny_values_in_one_object_are_refused_before_parsing(
     database: Database, make_token: Callable[..., str], tenant: str, monkeypatch: pytest.MonkeyPatch, metadata: str
 ) -> None:
-    from aion_assets.core import http
+    from aion_assets.core import json_limits
 
-    spy = _ParseSpy(http._DECODER)
-    monkeypatch.setattr(http, "_DECODER", spy)
+    spy = _ParseSpy(json_limits._DECODER)
+    monkeypatch.setattr(json_limits, "_DECODER", spy)
     app = create_app(make_engine(database.url, pool_size=2), TokenVerifier(SECRET))  # default limits
     head = '{"agent_id": "support-bot", "input_text": "Where is my order?", "output_text": "Soon.", "metadata": '
     body = (head + metadata + "}").encode()

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from aion_assets.core.db import make_engine
-from aion_assets.registry.webhooks import SIGNATURE_HEADER, WebhookOutbox, alertmanager_payload, sign, verify
+from aion_assets.registry.alerts import alertmanager_payload
+from aion_assets.registry.webhooks import SIGNATURE_HEADER, WebhookOutbox, sign, verify
 from tests.conftest import Database
 from tests.pipeline.test_promotion_path import Receiver
 
