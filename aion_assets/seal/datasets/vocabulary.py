@@ -11,7 +11,7 @@ in docs/pipeline.md ("Learned vocabulary"); in short a term qualifies only when:
 - the answers that use it were given to at least ``min_users`` distinct users (default 5;
   answers without a ``user_id`` count for no user) AND they are at least ``min_share`` of all the
   tenant's answers (default 0.001): "Hi John" to 5 different Johns among 10,000 users is 0.05%;
-- it is no common first name (``recognizers.first_names()``), and no phrase made only of names
+- it is no common first name (``gazetteers.first_names()``), and no phrase made only of names
   and unknown words ("Laura Schmidt"); a phrase with a model number ("Aurora 40") or an ordinary
   word ("Morven World") is a product;
 - it never follows a salutation or a title in an answer ("Dear X", "Hi X", "Mr X"), and it is
@@ -158,7 +158,7 @@ def learn_vocabulary(
     Returns:
         The Vocabulary, its terms sorted.
     """
-    from aion_assets.memory.scrub.recognizers import first_names
+    from aion_assets.memory.scrub.gazetteers import first_names
 
     names = first_names()
     k = settings.min_users

@@ -48,7 +48,7 @@ _DASH_NAME = re.compile(r"(?:^|\n)\s*[-–—]\s*((?:[A-Z][\w'’-]*)(?:[ \t]+[A
 
 
 def fold_word(word: str) -> str:
-    from aion_assets.memory.scrub.recognizers import fold
+    from aion_assets.memory.scrub.gazetteers import fold
 
     return fold(word)
 
@@ -214,7 +214,7 @@ def _luhn(digits: str) -> bool:
 
 def refusal(term: str, names: frozenset[str]) -> str | None:
     """Why TERM can never be vocabulary by its words alone (a reason counted in ``Vocabulary.refused``), or None."""
-    from aion_assets.memory.scrub.recognizers import COMMON_WORDS
+    from aion_assets.memory.scrub.gazetteers import COMMON_WORDS
     from aion_assets.memory.scrub.words import is_common_word
 
     if _structured(term):
