@@ -230,9 +230,15 @@ class EvaluationReportConfig(dg.Config):
         default_factory=list,
         description="Metrics on which the candidate must also beat the style-only control (e.g. rougeL_body).",
     )
-    max_new_tokens: int = Field(default=160, ge=8, le=2048, description="Generation length per answer.")
+    max_new_tokens: int | None = Field(
+        default=None, ge=8, le=2048,
+        description="Generation length per answer; default: seal.yaml's evaluation.max_new_tokens (160).",
+    )
     batch_size: int = Field(default=16, ge=1, le=256, description="Prompts generated together.")
-    max_eval_rows: int | None = Field(default=None, ge=1, description="Evaluate at most this many eval rows.")
+    max_eval_rows: int | None = Field(
+        default=None, ge=1,
+        description="Evaluate at most this many eval rows; default: seal.yaml's evaluation.max_eval_rows (all).",
+    )
     consistency: str = Field(default="minilm", description="'minilm' (embeddings), 'bow', or 'none'.")
     n_resamples: int = Field(default=1000, ge=100, description="Paired bootstrap resamples.")
     seed: int = Field(default=0, ge=0, description="Generation and bootstrap seed.")
@@ -285,7 +291,11 @@ def evaluation_report(
             f"(weights sha256 {base.sha256[:12]} != {adapter.base_sha256[:12]}); train the adapter again"
         )
     store = artifacts.get_store()
-    eval_rows = list(stored_rows(store, dataset.eval_key))[: config.max_eval_rows]
+    # The run's config wins; runs the sensors launch have none, so seal.yaml's evaluation budget applies.
+    budget = seal.load_config().evaluation_for(tenant_id, domain)
+    max_eval_rows = config.max_eval_rows or budget.max_eval_rows
+    max_new_tokens = config.max_new_tokens or budget.max_new_tokens
+    eval_rows = list(stored_rows(store, dataset.eval_key))[:max_eval_rows]
     scenarios = seal.scenarios_for(tenant_id, domain)
     style = settings.style
     if style.is_empty and scenarios is not None and scenarios.style is not None:
@@ -320,7 +330,7 @@ def evaluation_report(
             model_version=adapter.version,
             baseline_version=baseline_version,
             dataset_id=f"{partition}@{dataset.version}",
-            max_new_tokens=config.max_new_tokens,
+            max_new_tokens=max_new_tokens,
             batch_size=config.batch_size,
             seed=config.seed,
             n_resamples=config.n_resamples,

@@ -39,6 +39,7 @@ ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "d
 
 Precision = Literal["auto", "fp32", "bf16"]
 Scheduler = Literal["constant", "constant_with_warmup", "linear", "cosine"]
+Batching = Literal["by_length", "shuffle"]
 
 
 class _Strict(BaseModel):
@@ -53,7 +54,11 @@ class HyperParameters(_Strict):
     dropout: float = Field(default=0.05, ge=0, lt=1, description="LoRA dropout.")
     target_modules: tuple[str, ...] = Field(default=ALL_LINEAR, min_length=1, description="Modules to adapt.")
     learning_rate: float = Field(default=1e-3, gt=0, le=1, description="Peak learning rate (AdamW).")
-    lr_scheduler: Scheduler = Field(default="constant", description="Learning-rate schedule.")
+    lr_scheduler: Scheduler = Field(
+        default="constant",
+        description="Learning-rate schedule; linear and cosine decay to 0 by max_steps or the time budget, "
+        "whichever ends the run.",
+    )
     warmup_steps: int = Field(default=0, ge=0, description="Linear warm-up steps.")
     weight_decay: float = Field(default=0.0, ge=0, lt=1, description="AdamW weight decay.")
     epochs: float | None = Field(
@@ -64,6 +69,15 @@ class HyperParameters(_Strict):
     batch_size: int = Field(default=8, ge=1, le=4096, description="Examples per device per micro-batch.")
     grad_accum: int = Field(default=1, ge=1, le=1024, description="Micro-batches per optimizer step.")
     max_seq_len: int = Field(default=512, ge=8, le=131072, description="Tokens per example at most.")
+    fit_max_seq_len: bool = Field(
+        default=True, description="Lower max_seq_len to the 99th percentile of the rows' token lengths."
+    )
+    batching: Batching = Field(
+        default="by_length", description="by_length: rows of similar length share a batch (less padding)."
+    )
+    balance_answers: bool = Field(
+        default=False, description="Rows with the same answer are one group; every group gets the same share of steps."
+    )
     seed: int = Field(default=1234, ge=0, description="Seed of initialisation, shuffling and dropout.")
     precision: Precision = Field(default="auto", description="auto: bf16 where the hardware supports it.")
 
@@ -91,6 +105,9 @@ class HyperParameterOverrides(_Strict):
     batch_size: int | None = Field(default=None, ge=1, le=4096)
     grad_accum: int | None = Field(default=None, ge=1, le=1024)
     max_seq_len: int | None = Field(default=None, ge=8, le=131072)
+    fit_max_seq_len: bool | None = None
+    batching: Batching | None = None
+    balance_answers: bool | None = None
     seed: int | None = Field(default=None, ge=0)
     precision: Precision | None = None
 
@@ -168,6 +185,26 @@ class PromotionOverrides(_Strict):
     regression_low_reward: float | None = Field(default=None, gt=0, le=1)
 
 
+class EvaluationSettings(_Strict):
+    """How much an evaluation run generates (``evaluation:``): the cost of judging a candidate.
+
+    A run's own config (``seal/evaluation_report``'s op config, ``aion seal run --max-eval-rows``)
+    wins over these; runs launched by the sensors have none, so this is where a tenant/domain sets it.
+    """
+
+    max_eval_rows: int | None = Field(
+        default=None, ge=1, description="Evaluate at most this many held-out rows (None: all of them)."
+    )
+    max_new_tokens: int = Field(default=160, ge=8, le=2048, description="Generation length per answer.")
+
+
+class EvaluationOverrides(_Strict):
+    """A partial ``evaluation:`` section; unset fields fall through to the level above."""
+
+    max_eval_rows: int | None = Field(default=None, ge=1)
+    max_new_tokens: int | None = Field(default=None, ge=8, le=2048)
+
+
 class LevelConfig(_Strict):
     """Overrides at one level (tenant or tenant/domain)."""
 
@@ -175,6 +212,7 @@ class LevelConfig(_Strict):
     hyperparameters: HyperParameterOverrides = HyperParameterOverrides()
     style: StyleConfig = StyleConfig()
     promotion: PromotionOverrides = PromotionOverrides()
+    evaluation: EvaluationOverrides = EvaluationOverrides()
 
 
 class DefaultsConfig(_Strict):
@@ -184,6 +222,7 @@ class DefaultsConfig(_Strict):
     hyperparameters: HyperParameters = HyperParameters()
     style: StyleConfig = StyleConfig()
     promotion: PromotionThresholds = PromotionThresholds()
+    evaluation: EvaluationSettings = EvaluationSettings()
 
 
 class TenantConfig(LevelConfig):
@@ -258,6 +297,13 @@ class SealConfig(_Strict):
         for level in self._levels(tenant, domain):
             merged.update(level.promotion.model_dump(exclude_none=True))
         return PromotionThresholds.model_validate(merged)
+
+    def evaluation_for(self, tenant: str, domain: str) -> EvaluationSettings:
+        """Evaluation budget of TENANT/DOMAIN: defaults, then tenant, then domain, key by key."""
+        merged: dict[str, Any] = self.defaults.evaluation.model_dump()
+        for level in self._levels(tenant, domain):
+            merged.update(level.evaluation.model_dump(exclude_none=True))
+        return EvaluationSettings.model_validate(merged)
 
     def base_model_for(self, tenant: str, domain: str) -> str:
         """The base-model name a tenant/domain trains on."""

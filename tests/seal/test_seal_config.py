@@ -105,3 +105,33 @@ def test_empty_file_means_defaults(tmp_path: Path) -> None:
     empty = tmp_path / "seal.yaml"
     empty.write_text("")
     assert load_seal_config(empty).hyperparameters_for("a", "b").r == 16
+
+
+def test_evaluation_budget_merges_defaults_then_tenant_then_domain() -> None:
+    config = parse_seal_config(
+        {
+            "defaults": {"evaluation": {"max_new_tokens": 96}},
+            "tenants": {"acme": {"evaluation": {"max_eval_rows": 48},
+                                 "domains": {"support": {"evaluation": {"max_new_tokens": 200}}}}},
+        }
+    )
+    support = config.evaluation_for("acme", "support")
+    assert (support.max_eval_rows, support.max_new_tokens) == (48, 200)
+    assert (config.evaluation_for("acme", "billing").max_new_tokens, config.evaluation_for("x", "y").max_eval_rows) == (
+        96, None)
+    shipped = load_seal_config(CONFIG_DIR / "seal.yaml")
+    assert shipped.evaluation_for("acme", "support").max_eval_rows == 48  # the demo's budget
+    assert shipped.evaluation_for("someone", "else").max_eval_rows is None  # everyone else: every row
+
+
+@pytest.mark.parametrize(
+    ("doc", "where"),
+    [
+        ({"defaults": {"evaluation": {"max_new_tokens": 4}}}, "defaults.evaluation.max_new_tokens"),
+        ({"tenants": {"acme": {"evaluation": {"max_eval_rows": 0}}}}, "tenants.acme.evaluation.max_eval_rows"),
+        ({"tenants": {"acme": {"evaluation": {"rows": 5}}}}, "tenants.acme.evaluation.rows"),
+    ],
+)
+def test_invalid_evaluation_budget_names_the_key(doc: dict[str, object], where: str) -> None:
+    with pytest.raises(ConfigError, match=where.replace(".", r"\.")):
+        parse_seal_config(doc)
