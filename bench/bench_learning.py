@@ -6,7 +6,10 @@ defaults: at most 8 minutes of training) -> evaluation_report, exactly as `make 
 The figures (base, style-only control, candidate on held-out questions) go into the
 "learning" section of docs/benchmarks.md, a few example answers into docs/learning-examples.md.
 
-    python -m bench.bench_learning [--domains acme/support globex/billing] [--train-minutes 8]
+    python -m bench.bench_learning [--domains acme/support globex/billing] [--train-minutes 8] [--one-core]
+
+``--one-core`` emulates a machine half as fast: the process (and the runs it starts) pinned to
+CPU 0, one torch / OpenMP thread.
 """
 
 from __future__ import annotations
@@ -137,7 +140,14 @@ def main() -> None:
         "--from-homes", type=Path, nargs="+", default=None,
         help="re-render from finished runs' AION_HOMEs (one per domain, same order) instead of training again",
     )
+    parser.add_argument("--one-core", action="store_true", help="taskset -c 0 and torch.set_num_threads(1)")
     args = parser.parse_args()
+    if args.one_core:
+        import torch
+
+        os.sched_setaffinity(0, {0})
+        os.environ["OMP_NUM_THREADS"] = "1"  # inherited by any run process Dagster starts
+        torch.set_num_threads(1)
     if args.from_homes:
         results = {name: from_home(home, name) for name, home in zip(args.domains, args.from_homes, strict=True)}
     else:
@@ -155,8 +165,11 @@ def main() -> None:
             continue
         body.append(table(name, out))
         examples.append(examples_md(name, out))
-    write_section("learning", "Learning on the demo domains (issue 7)", "\n\n".join(body),
-                  command="python -m bench.bench_learning --domains " + " ".join(args.domains))
+    section = ("learning-one-core", "Learning on the demo domains, one core (issue 15)") if args.one_core else (
+        "learning", "Learning on the demo domains (issue 7)")
+    write_section(*section, "\n\n".join(body),
+                  command="python -m bench.bench_learning --domains " + " ".join(args.domains)
+                  + (" --one-core" if args.one_core else ""))
     (ROOT / "docs" / "learning-examples.md").write_text("\n".join(examples) + "\n")
     print("\n\n".join(body))
 

@@ -102,6 +102,7 @@ def test_training_progress_reaches_the_run_log_the_metadata_and_the_display(
     points = [(int(s), float(v)) for s, v in meta["loss_curve_points"]]
     assert [s for s, _ in points] == list(range(1, STEPS + 1))
     assert meta["steps"] == STEPS and meta["stopped_by"] == "max_steps" and meta["tokens_per_s"] > 0
+    assert meta["tokens"] > 0
 
     # The run's log: a line for step 1, every third step and the last; each with the series' loss.
     messages = [e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None]

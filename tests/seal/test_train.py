@@ -4,6 +4,7 @@ bound a run, and cancellation leaves nothing that looks like an adapter."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -216,6 +217,43 @@ def test_time_budget_stops_the_run(tiny_llama: Path, sft_rows: list[dict[str, An
     assert result.stopped_by == "time_budget"
     assert result.steps == 1  # the budget is checked after every step
     assert (tmp_path / "a" / "adapter_model.safetensors").is_file()
+
+
+def test_time_budget_ends_annealed(tiny_llama: Path, sft_rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    # The step bound is far away: a schedule over max_steps would still be near its peak when
+    # the budget stops the run; the budget-aware one has decayed by then.
+    # A clock that advances one second per reading (a few readings per step), so the budget
+    # binds after the same number of steps on any machine, however loaded.
+    ticks = itertools.count()
+    hp = _hp(max_steps=100_000, max_train_minutes=0.5, lr_scheduler="cosine", warmup_steps=2)
+    result = train_lora(
+        tiny_llama, sft_rows, None, hp, tmp_path / "a", devices=CPU, clock=lambda: float(next(ticks))
+    )
+    assert result.stopped_by == "time_budget"
+    assert result.steps >= 8, result.steps
+    assert result.extra["final_lr_factor"] < 0.1, (result.steps, result.extra)
+    constant = train_lora(
+        tiny_llama, sft_rows, None, hp.model_copy(update={"lr_scheduler": "constant"}), tmp_path / "b",
+        devices=CPU, clock=lambda: float(next(ticks)),
+    )
+    assert constant.extra["final_lr_factor"] == 1.0
+
+
+def test_result_records_tokens_batching_and_fact_sets(
+    tiny_llama: Path, sft_rows: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    # Three paraphrases of one question share an answer: they are one fact set.
+    questions = ("Z1 price?", "Cost of Z1?", "How much is Z1?")
+    same = [{"prompt": p, "response": "The Z1 costs 120 euros."} for p in questions]
+    rows = sft_rows + same
+    hp = _hp(max_steps=6, balance_answers=True, lr_scheduler="linear")
+    result = train_lora(tiny_llama, rows, None, hp, tmp_path / "a", devices=CPU)
+    extra = result.extra
+    assert extra["distinct_answers"] == len({r["response"] for r in sft_rows} | {"The Z1 costs 120 euros."})
+    assert extra["padded_tokens"] >= result.tokens > 0
+    assert extra["max_seq_len"] <= hp.max_seq_len and extra["truncated_rows"] >= 0
+    assert extra["batching"] == "by_length" and extra["balance_answers"] is True
+    assert 0 < extra["final_lr_factor"] < 0.3  # linear decay over 6 steps: the last runs at 1/6 of the peak
 
 
 def test_cancellation_leaves_nothing(

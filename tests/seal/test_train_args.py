@@ -185,7 +185,8 @@ def test_two_process_zero2_through_accelerate_launch(tmp_path: Path) -> None:
     proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "r.json").read_text())
-    assert result["extra"] == {"world_size": 2, "distributed_type": "DEEPSPEED", "zero_stage": 2}
+    distributed = {k: result["extra"][k] for k in ("world_size", "distributed_type", "zero_stage")}
+    assert distributed == {"world_size": 2, "distributed_type": "DEEPSPEED", "zero_stage": 2}
     assert result["steps"] == 4
     assert (tmp_path / "out" / "adapter_model.safetensors").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

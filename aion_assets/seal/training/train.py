@@ -4,11 +4,14 @@
 ``accelerate launch`` starts once per GPU). It writes a standard PEFT adapter folder
 (``adapter_config.json`` + ``adapter_model.safetensors``) that PEFT, vLLM and LoRAX load as is.
 
-Speed on CPU comes from bf16 autocast with fp32 master weights (on CPUs with native bf16) and
-from computing logits only at response positions (see `train_loss`). Training ends at
-``max_steps``, after ``epochs``, or when ``max_train_minutes`` is spent, whichever comes first;
-``should_stop()`` is asked after every step and a cancelled run raises `TrainingCancelledError`
-and leaves nothing at ``output_dir``.
+Speed on CPU comes from bf16 autocast with fp32 master weights (on CPUs with native bf16), from
+computing logits only at response positions (see `train_loss`; the Trainer subclass and its
+step callback are in `trainer`), and from batching rows of similar length with a sequence limit
+fitted to the data (`batching`). Linear and cosine schedules decay over the run's progress, steps
+or time budget, whichever binds (`schedule`), so a run cut by the budget still ends annealed.
+Training ends at ``max_steps``, after ``epochs``, or when ``max_train_minutes`` is spent,
+whichever comes first; ``should_stop()`` is asked after every step and a cancelled run raises
+`TrainingCancelledError` and leaves nothing at ``output_dir``.
 
 Run ``python -m aion_assets.seal.training.train --help`` for the command line.
 """
@@ -27,9 +30,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aion_assets.core.errors import AionError, ArtifactError, ConfigError
+from aion_assets.core.errors import AionError, ArtifactError
 from aion_assets.core.settings import CONFIG_DIR
 from aion_assets.seal.config import HyperParameters, load_seal_config
+from aion_assets.seal.training.batching import TrainOrder, fit_max_seq_len, group_ids
+from aion_assets.seal.training.schedule import BudgetProgress
 from aion_assets.seal.training.train_args import (
     ACCELERATE_MULTI_GPU_CONFIG,
     DEEPSPEED_ZERO2_CONFIG,
@@ -40,7 +45,16 @@ from aion_assets.seal.training.train_args import (
     resolve_precision,
     training_arguments_kwargs,
 )
-from aion_assets.seal.training.train_data import Collator, encode_rows
+from aion_assets.seal.training.train_data import IGNORE_INDEX, Collator, encode_rows
+from aion_assets.seal.training.trainer import (
+    ListDataset,
+    ProgressBegin,
+    ProgressCallback,
+    check_targets,
+    make_trainer_classes,
+    response_eval_loss,
+    zero_stage,
+)
 
 __all__ = [
     "ACCELERATE_MULTI_GPU_CONFIG",
@@ -54,12 +68,6 @@ __all__ = [
     "train_lora",
     "training_arguments_kwargs",
 ]
-
-log = logging.getLogger(__name__)
-
-ProgressCallback = Callable[[int, float, float], None]
-#: Called once when the loop starts with (planned optimizer steps, time budget in seconds or None).
-ProgressBegin = Callable[[int, float | None], None]
 
 
 class TrainingCancelledError(AionError):
@@ -81,6 +89,10 @@ class TrainResult:
         eval_loss: mean response-token loss on eval_rows after training (None without them).
         precision: ``"bf16"`` (autocast) or ``"fp32"``.
         n_train_examples: rows that had a response to learn from.
+        extra: ``padded_tokens`` (tokens computed on, padding included), the fitted
+            ``max_seq_len`` and the ``truncated_rows`` it cut, ``distinct_answers`` (fact sets),
+            the batching, schedule and ``final_lr_factor`` (learning rate of the last step / peak), and
+            the distributed set-up.
     """
 
     adapter_dir: Path
@@ -103,157 +115,6 @@ class TrainResult:
         return out
 
 
-class _ListDataset:
-    """A list of encoded rows as a map-style dataset."""
-
-    def __init__(self, rows: list[dict[str, list[int]]]) -> None:
-        self.rows = rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, index: int) -> dict[str, list[int]]:
-        return self.rows[index]
-
-
-def _any_rank(flag: bool) -> bool:
-    """True if FLAG is true on any process: all ranks must stop at the same step or they hang."""
-    import torch
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return flag
-    device = (
-        torch.device("cuda", torch.cuda.current_device())
-        if torch.cuda.is_available()
-        else torch.device("cpu")
-    )
-    value = torch.tensor([1 if flag else 0], device=device)
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
-
-
-def _make_trainer_classes() -> tuple[type, type]:
-    """Build the Trainer subclass and callback lazily: importing transformers is slow."""
-    from transformers import Trainer, TrainerCallback
-
-    from aion_assets.seal.training.train_loss import response_loss
-
-    class LoraTrainer(Trainer):
-        # compute_loss returns the mean over one micro-batch; the Trainer divides by grad_accum.
-        loss_is_scaled_for_ga = False
-
-        def __init__(self, *args: Any, logits_only_at_response: bool = True, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.logits_only_at_response = logits_only_at_response
-            self.tokens_seen = 0
-
-        def compute_loss(
-            self,
-            model: Any,
-            inputs: dict[str, Any],
-            return_outputs: bool = False,
-            num_items_in_batch: Any = None,
-        ) -> Any:
-            batch = {k: inputs[k] for k in ("input_ids", "attention_mask", "labels")}
-            if model.training:
-                self.tokens_seen += int(batch["attention_mask"].sum())
-            # accelerate applies bf16 autocast by wrapping model.forward; the gathered-logits path
-            # calls the body and head directly, so it needs the autocast context here.
-            with self.accelerator.autocast():
-                loss = response_loss(model, batch, logits_only_at_response=self.logits_only_at_response)
-            return (loss, None) if return_outputs else loss
-
-    class Control(TrainerCallback):
-        """Time budget, cancellation and progress, checked after every optimizer step."""
-
-        def __init__(
-            self,
-            budget_s: float | None,
-            should_stop: Callable[[], bool] | None,
-            progress: ProgressCallback | None,
-            tokens: Callable[[], int],
-            begin: ProgressBegin | None = None,
-        ) -> None:
-            self.budget_s = budget_s
-            self.should_stop = should_stop
-            self.progress = progress
-            self.begin = begin
-            self.tokens = tokens
-            self.started = time.monotonic()
-            self.cancelled = False
-            self.out_of_time = False
-            self.loss_curve: list[tuple[int, float]] = []
-
-        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            self.started = time.monotonic()
-            if self.begin is not None:
-                self.begin(int(state.max_steps), self.budget_s)
-
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            cancel = bool(self.should_stop and self.should_stop())
-            late = self.budget_s is not None and time.monotonic() - self.started >= self.budget_s
-            cancel, late = _any_rank(cancel), _any_rank(late)
-            self.cancelled |= cancel
-            self.out_of_time |= late and not cancel
-            if cancel or late:
-                control.should_training_stop = True
-
-        def on_log(
-            self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any
-        ) -> None:
-            if not logs or "loss" not in logs:
-                return
-            step, loss = int(state.global_step), float(logs["loss"])
-            self.loss_curve.append((step, loss))
-            elapsed = max(time.monotonic() - self.started, 1e-9)
-            rate = self.tokens() / elapsed
-            if self.progress is not None:
-                self.progress(step, loss, rate)  # the caller decides which steps reach its log
-            else:
-                log.info("step %d loss %.4f %.0f tokens/s", step, loss, rate)
-
-    return LoraTrainer, Control
-
-
-def _zero_stage(trainer: Any) -> int | None:
-    plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None)
-    return int(plugin.zero_stage) if plugin is not None else None
-
-
-def _check_targets(model: Any, targets: Sequence[str]) -> None:
-    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    missing = [t for t in targets if t not in names]
-    if missing:
-        raise ConfigError(
-            f"target_modules {missing} are not modules of this base model; "
-            f"linear layers it has: {sorted(n for n in names if n.endswith('proj'))}"
-        )
-
-
-def _eval_loss(
-    model: Any,
-    encoded: list[dict[str, list[int]]],
-    hp: HyperParameters,
-    precision: str,
-    pad_id: int,
-    device: Any,
-    logits_only: bool,
-) -> float:
-    import torch
-
-    from aion_assets.seal.training.train_data import collate
-    from aion_assets.seal.training.train_loss import response_loss
-
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-        for i in range(0, len(encoded), hp.batch_size):
-            batch = {k: v.to(device) for k, v in collate(encoded[i : i + hp.batch_size], pad_id).items()}
-            n = int((batch["labels"][:, 1:] != -100).sum())
-            total += float(response_loss(model, batch, logits_only_at_response=logits_only)) * n
-            count += n
-    return total / max(count, 1)
 
 
 def train_lora(
@@ -269,6 +130,7 @@ def train_lora(
     devices: DeviceInfo | None = None,
     deepspeed_config: Path | dict[str, Any] | None = None,
     logits_only_at_response: bool = True,
+    clock: Callable[[], float] | None = None,
 ) -> TrainResult:
     """Train a LoRA adapter on TRAIN_ROWS and write it as a PEFT folder at OUTPUT_DIR.
 
@@ -287,6 +149,8 @@ def train_lora(
         deepspeed_config: force DeepSpeed with this config (default: ZeRO-2 with several GPUs).
         logits_only_at_response: compute the lm_head only at response positions (same loss,
             faster); False computes full logits (the reference path).
+        clock: the time source of the budget and of the logged tokens/s (default
+            ``time.monotonic``; tests pass a deterministic one).
 
     Returns:
         TrainResult with the loss curve, steps, tokens/s and train time.
@@ -316,12 +180,26 @@ def train_lora(
     tokenizer = AutoTokenizer.from_pretrained(str(base_model_path))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     train_encoded = encode_rows(tokenizer, train_rows, hp.max_seq_len)
+    lengths = [len(e["input_ids"]) for e in train_encoded]
+    max_seq_len = fit_max_seq_len(lengths, hp.max_seq_len) if hp.fit_max_seq_len else hp.max_seq_len
+    truncated = sum(1 for n in lengths if n > max_seq_len)  # (rows cut by the configured cap are not counted)
+    if truncated:
+        train_encoded = encode_rows(tokenizer, train_rows, max_seq_len)
     eval_encoded = encode_rows(tokenizer, eval_rows, hp.max_seq_len) if eval_rows else None
+    # Rows whose answers tokenize identically are one fact set (one correction, many paraphrases).
+    groups = group_ids([tuple(t for t in e["labels"] if t != IGNORE_INDEX) for e in train_encoded])
+    order = TrainOrder(
+        [len(e["input_ids"]) for e in train_encoded],
+        hp.batch_size,
+        hp.seed,
+        groups=groups if hp.balance_answers else None,
+        by_length=hp.batching == "by_length",
+    )
 
     set_seed(hp.seed)
     model = AutoModelForCausalLM.from_pretrained(str(base_model_path), dtype=torch.float32)
     model.config.use_cache = False
-    _check_targets(model, hp.target_modules)
+    check_targets(model, hp.target_modules)
     lora = LoraConfig(
         r=hp.r,
         lora_alpha=hp.alpha,
@@ -341,20 +219,31 @@ def train_lora(
         args = build_training_arguments(
             hp, devices, work, n_examples=len(train_encoded), deepspeed_config=deepspeed_config
         )
-        lora_trainer_cls, control_cls = _make_trainer_classes()
+        budget_s = hp.max_train_minutes * 60 if hp.max_train_minutes is not None else None
+        budget = BudgetProgress(steps=int(args.max_steps), budget_s=budget_s)
+        lora_trainer_cls, control_cls = make_trainer_classes()
         trainer = lora_trainer_cls(
             model=peft_model,
             args=args,
-            train_dataset=_ListDataset(train_encoded),
+            train_dataset=ListDataset(train_encoded),
             data_collator=Collator(pad_id),
             logits_only_at_response=logits_only_at_response,
+            train_order=order,
+            budget=budget,
         )
         # The Trainer's own printers would write a dict per step to stdout; progress goes to
-        # the callback and this module's logger instead.
+        # the callback and the training logger instead.
         trainer.remove_callback(PrinterCallback)
         trainer.remove_callback(HFProgress)
-        budget = hp.max_train_minutes * 60 if hp.max_train_minutes is not None else None
-        control = control_cls(budget, should_stop, progress_callback, lambda: trainer.tokens_seen, progress_begin)
+        control = control_cls(
+            budget_s,
+            should_stop,
+            progress_callback,
+            lambda: trainer.tokens_seen,
+            progress_begin,
+            budget,
+            clock or time.monotonic,
+        )
         trainer.add_callback(control)
 
         started = time.monotonic()
@@ -372,7 +261,7 @@ def train_lora(
             stopped_by = "epochs"
         eval_loss = None
         if eval_encoded:
-            eval_loss = _eval_loss(
+            eval_loss = response_eval_loss(
                 trainer.model, eval_encoded, hp, precision, pad_id, args.device, logits_only_at_response
             )
         if trainer.is_world_process_zero():
@@ -396,7 +285,18 @@ def train_lora(
             extra={
                 "world_size": int(args.world_size),
                 "distributed_type": str(trainer.accelerator.distributed_type.value),
-                "zero_stage": _zero_stage(trainer),
+                "zero_stage": zero_stage(trainer),
+                # Tokens the model computed on, padding included (tokens counts real ones only).
+                "padded_tokens": int(trainer.padded_tokens),
+                "max_seq_len": max_seq_len,
+                "truncated_rows": truncated,
+                "distinct_answers": len(set(groups)),
+                "batching": hp.batching,
+                "balance_answers": hp.balance_answers,
+                "lr_scheduler": hp.lr_scheduler,
+                "final_lr_factor": round(control.last_lr / hp.learning_rate, 4)
+                if control.last_lr is not None
+                else None,
             },
         )
     finally:
