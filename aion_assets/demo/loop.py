@@ -62,6 +62,7 @@ def run_demo_loop(
     from aion_assets.core.db import make_engine
     from aion_assets.memory.store import MemoryStore
     from aion_assets.registry.sql_store import SqlRegistryStore
+    from aion_assets.seal.datasets.sensors import SETTLE_SECONDS
     from aion_assets.seal.datasets.tenant_config import curation_settings
 
     engine = make_engine(settings.db_url, pool_size=1)
@@ -91,6 +92,9 @@ def run_demo_loop(
                 "the approved-edits sensor queues sft_dataset_job per tenant/domain: scrubbed_edits -> sft_dataset -> "
                 "lora_adapter -> evaluation_report -> promotion_decision -> route_table (one training run at a time)"
             )
+            # The sensor counts an approval once it is SETTLE_SECONDS old: starting it right after the
+            # reviewer would split a tenant's approvals over two runs (two trainings of one partition).
+            time.sleep(SETTLE_SECONDS + 1)
             try:
                 with embedded_daemon(settings, settings.resolved_home / "logs" / "demo-daemon.log") as daemon:
                     echo(f"dagster-daemon started (pid {daemon.process.pid}, log {daemon.log_path})")

@@ -54,8 +54,12 @@ def _load_cursor(raw: str | None) -> dict[str, Any]:
     return data
 
 
+#: An approval is counted once it is this old (a review committing late with an earlier timestamp still counts).
+SETTLE_SECONDS = 5.0
+
+
 def build_approved_edits_sensor(
-    *, min_new_edits: int = 20, settle_seconds: float = 5.0, minimum_interval_seconds: int = 60
+    *, min_new_edits: int = 20, settle_seconds: float = SETTLE_SECONDS, minimum_interval_seconds: int = 60
 ) -> dg.SensorDefinition:
     """The sensor, with N = MIN_NEW_EDITS unless a tenant's ``config.curation.min_new_edits`` says otherwise.
 
