@@ -101,6 +101,7 @@ def test_the_daemon_runs_the_loop_from_approvals_to_a_route(embedded: Any, tmp_p
     from aion_assets.registry.http_client import RegistryClient
     from aion_assets.registry.sql_store import SqlRegistryStore
     from aion_assets.runs import dagster_env
+    from aion_assets.seal.datasets.sensors import SETTLE_SECONDS
     from aion_assets.seal.datasets.tenant_config import validate_tenant_config
 
     settings = embedded
@@ -133,6 +134,9 @@ def test_the_daemon_runs_the_loop_from_approvals_to_a_route(embedded: Any, tmp_p
     assert registry.list_routes(tenant) == []
 
     partition = f"{tenant}/support"
+    # As `aion demo` does: the sensor counts an approval once it is SETTLE_SECONDS old, so a daemon
+    # started at once would split the approvals over two runs and the second would still be pending.
+    time.sleep(SETTLE_SECONDS + 1)
     with embedded_daemon(settings, tmp_path / "daemon.log") as daemon:
         deadline = time.monotonic() + LOOP_DEADLINE_SECONDS
         routes: list[Any] = []
