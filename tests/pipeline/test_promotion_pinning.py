@@ -18,7 +18,6 @@ from typing import Any
 
 import dagster as dg
 import pytest
-import yaml
 from safetensors.torch import load, save
 
 from aion_assets.memory.assets import interactions
@@ -26,36 +25,18 @@ from aion_assets.memory.store import MemoryStore
 from aion_assets.registry.sql_store import SqlRegistryStore
 from aion_assets.seal.assets import evaluation_report, lora_adapter
 from aion_assets.seal.datasets import assets as dataset_assets
-from aion_assets.seal.definitions import build_definitions
 from aion_assets.seal.partitions import TENANT_DOMAINS
 from aion_assets.seal.promotion_assets import promotion_decision
 from aion_assets.seal.resources import SealResource
 from tests.conftest import Database
 from tests.pipeline.conftest import Backend, seed, set_tenant
-from tests.seal.conftest import build_tiny_llama
+
+# The tiny-model fixture and result helpers of the serving-baseline tests (one copy of each).
+from tests.pipeline.test_promotion_serving_baseline import ALL, _failures, _meta, seal_resource  # noqa: F401
 
 pytestmark = pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")
 
-_SEAL = build_definitions()
-ALL = [interactions, *(_SEAL.assets or []), *(_SEAL.asset_checks or [])]
 EVAL_CONFIG = {"max_new_tokens": 8, "batch_size": 8, "consistency": "none", "n_resamples": 100, "tolerance": 1.0}
-
-
-@pytest.fixture
-def seal_resource(tmp_path: Path) -> SealResource:
-    """The tiny Llama as the only base model, trained two optimizer steps in fp32."""
-    tiny = build_tiny_llama(tmp_path / "tiny-llama")
-    config = {
-        "base_models": {"tiny": {"path": str(tiny)}},
-        "defaults": {
-            "base_model": "tiny",
-            "hyperparameters": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"], "max_steps": 2,
-                                "max_train_minutes": 2, "batch_size": 4, "max_seq_len": 96, "precision": "fp32"},
-        },
-    }
-    path = tmp_path / "seal.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return SealResource(config_path=str(path), home=str(tmp_path / "home"), scenarios_dir=None, adapter_key=None)
 
 
 def _run(backend: Backend, seal: SealResource, instance: dg.DagsterInstance, partition: str,
@@ -72,17 +53,8 @@ def _run(backend: Backend, seal: SealResource, instance: dg.DagsterInstance, par
     )
 
 
-def _meta(result: dg.ExecuteInJobResult, asset: dg.AssetsDefinition) -> dict[str, Any]:
-    (mat,) = result.asset_materializations_for_node(asset.op.name)
-    return {k: v.value for k, v in mat.metadata.items()}
-
-
-def _failures(result: dg.ExecuteInJobResult) -> str:
-    return " ".join(e.message + str(e.event_specific_data) for e in result.all_events if e.is_failure)
-
-
 def test_a_package_replaced_after_training_is_neither_evaluated_nor_promoted(
-    sqlite_database: Database, tmp_path: Path, tenant: str, seal_resource: SealResource
+    sqlite_database: Database, tmp_path: Path, tenant: str, seal_resource: SealResource  # noqa: F811
 ) -> None:
     backend = Backend("sqlite", sqlite_database, (tmp_path / "artifacts").as_uri(), None)
     engine = backend.engine()
