@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -31,6 +32,7 @@ from aion_assets.memory import api as memory_api
 from aion_assets.memory.models import InteractionIn, SelfEditIn
 from aion_assets.memory.store import MemoryStore
 from aion_assets.registry import api as registry_api
+from aion_assets.registry.route_reads import RouteReads
 from aion_assets.registry.sql_store import SqlRegistryStore
 from aion_assets.seal.datasets import api as datasets_api
 
@@ -53,6 +55,8 @@ def create_app(
     registry_four_eyes: bool = True,
     artifact_store: ArtifactStore | None = None,
     deploy_webhook_url: str | None = None,
+    route_read_cache: bool = False,
+    route_read_cache_max_routes: int = 200_000,
 ) -> FastAPI:
     """Build the API app over ENGINE (connected as the application role).
 
@@ -72,6 +76,10 @@ def create_app(
             (None: the lineage says the self-edit ids are unavailable).
         deploy_webhook_url: where a rollback through the API queues its deployment trigger
             (AION_DEPLOY_WEBHOOK_URL; None: no trigger is queued).
+        route_read_cache: answer ``GET /routes/{agent_id}`` from the worker's route read cache
+            (``aion_assets.registry.route_reads``; PostgreSQL only, ignored on SQLite;
+            AION_ROUTE_READ_CACHE, on in ``app_from_settings``).
+        route_read_cache_max_routes: the most routes that cache holds.
 
     Returns:
         The FastAPI app.
@@ -84,8 +92,14 @@ def create_app(
             warning = check_app_role(engine, allow_bypass=allow_rls_bypass)
             if warning:
                 log.warning(warning)
-        yield
-        engine.dispose()
+        if route_reads is not None:
+            await run_in_threadpool(route_reads.start)
+        try:
+            yield
+        finally:
+            if route_reads is not None:
+                await run_in_threadpool(route_reads.stop)
+            engine.dispose()
 
     app = FastAPI(
         title="AION SEAL memory and registry API",
@@ -101,7 +115,13 @@ def create_app(
     # Wired once here; routes receive these through the typed providers in core.http,
     # memory.api and registry.api (the only readers of app.state, tests/layout/test_app_state.py).
     app.state.memory_store = MemoryStore(engine)
-    app.state.registry_store = SqlRegistryStore(engine)
+    app.state.registry_store = registry_store = SqlRegistryStore(engine)
+    route_reads = (
+        RouteReads(registry_store, engine, max_routes=route_read_cache_max_routes)
+        if route_read_cache and engine.dialect.name == "postgresql"
+        else None
+    )
+    app.state.route_reads = route_reads
     app.state.engine = engine
     app.state.verifier = verifier
     app.state.body_limits = BodyLimits(
@@ -208,6 +228,8 @@ def app_from_settings(settings: Settings) -> FastAPI:
         allow_rls_bypass=settings.allow_rls_bypass,
         registry_four_eyes=settings.registry_four_eyes,
         deploy_webhook_url=settings.deploy_webhook_url,
+        route_read_cache=settings.route_read_cache,
+        route_read_cache_max_routes=settings.route_read_cache_max_routes,
         # Nothing is contacted here: an S3 store connects on first read.
         artifact_store=artifact_store_from_uri(
             settings.artifacts,

@@ -3,17 +3,17 @@
 One fresh database on the machine's PostgreSQL, 10,000 routes of one tenant written through the
 registry store as the non-owner application role (under RLS), then:
   - ``aion api`` started as a new user starts it (its defaults: one worker per CPU, the default
-    pool; connected as the application role); wrk with 8 connections on
-    ``GET /routes/agent-<random of 10,000>`` and, as baselines of the same run, on
-    ``GET /metrics`` (no token, no database: the HTTP stack's floor) and ``GET /healthz`` (no
-    token, reads the schema version);
+    pool, the route read cache on; connected as the application role); wrk with 8 connections on
+    ``GET /routes/agent-<random of 10,000>`` and, as baselines of the same run, the same with
+    ``AION_ROUTE_READ_CACHE=false`` (every read from PostgreSQL), ``GET /metrics`` (no token, no
+    database: the HTTP stack's floor) and ``GET /healthz`` (no token, reads the schema version);
   - a ``RouteClient`` warmed up from that API (``GET /routes``: all 10,000 routes), then
     ``resolve()`` of random agents timed one by one with ``perf_counter_ns``, against the same
     loop over a plain dict lookup (the floor: timer and loop overhead included in both).
 
 The machine is shared: its load average is recorded before and after.
 
-    python -m bench.bench_registry [--seconds 10] [--routes 10000] [--lookups 200000]
+    python -m bench.bench_registry [--seconds 10] [--routes 10000] [--lookups 200000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -105,6 +105,12 @@ def run_wrk(url: str, seconds: int, connections: int, script: str | None = None)
     return figures
 
 
+def repeat_wrk(times: int, url: str, seconds: int, connections: int, script: str) -> dict[str, Any]:
+    """wrk TIMES over: the run of median p99, with every run's p99 under ``"p99s"``."""
+    runs = sorted((run_wrk(url, seconds, connections, script) for _ in range(times)), key=lambda r: r["p99"])
+    return runs[len(runs) // 2] | {"p99s": [r["p99"] for r in runs]}
+
+
 def percentiles_ns(samples: list[int]) -> tuple[float, float]:
     """(p50, p99) of SAMPLES in microseconds."""
     cuts = statistics.quantiles(samples, n=100, method="inclusive")
@@ -122,6 +128,25 @@ def time_lookups(lookup: Any, keys: list[tuple[str, str]]) -> tuple[float, float
     return percentiles_ns(samples)
 
 
+def start_api(app_url: str, *, route_read_cache: bool) -> tuple[subprocess.Popen[bytes], str]:
+    """`aion api` with its defaults as the app role (the route read cache on or off); waits for /healthz."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AION_")}
+    env |= {"AION_DATABASE_URL": app_url, "AION_JWT_SECRET": SECRET,
+            "AION_ROUTE_READ_CACHE": "true" if route_read_cache else "false"}
+    server = subprocess.Popen([sys.executable, "-m", "aion_assets.cli", "api", "--port", str(port)], env=env)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                return server, base
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.terminate()
+    raise SystemExit("API did not come up")
+
+
 def uptime() -> str:
     """`uptime`'s line (load averages of the shared machine)."""
     try:
@@ -137,6 +162,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8, help="concurrent HTTP connections")
     parser.add_argument("--routes", type=int, default=10_000, help="routes in the table")
     parser.add_argument("--lookups", type=int, default=200_000, help="timed resolve() calls")
+    parser.add_argument("--repeat", type=int, default=3, help="wrk runs per GET /routes/{agent_id} scenario")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
@@ -154,24 +180,17 @@ def main() -> None:
         started = time.monotonic()
         fill(app_url, args.routes)
         fill_seconds = time.monotonic() - started
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AION_")}
-        env |= {"AION_DATABASE_URL": app_url, "AION_JWT_SECRET": SECRET}
-        server = subprocess.Popen([sys.executable, "-m", "aion_assets.cli", "api", "--port", str(port)], env=env)
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise SystemExit("API did not come up")
+        server, base = start_api(app_url, route_read_cache=False)
         token = mint_token(SECRET, tenant_id=TENANT, roles=["reader"], ttl_seconds=3600)
         script = WRK_ROUTES.format(last=args.routes - 1, token=token)
+        # Baseline of the same run: every read from the database (AION_ROUTE_READ_CACHE=false).
         run_wrk(base + "/", 3, args.connections, script)  # warm-up
-        routes_http = run_wrk(base + "/", args.seconds, args.connections, script)
+        routes_db = repeat_wrk(args.repeat, base + "/", args.seconds, args.connections, script)
+        server.terminate()
+        server.wait(timeout=30)
+        server, base = start_api(app_url, route_read_cache=True)
+        run_wrk(base + "/", 3, args.connections, script)  # warm-up (each worker loads the tenant once)
+        routes_http = repeat_wrk(args.repeat, base + "/", args.seconds, args.connections, script)
         run_wrk(f"{base}/metrics", 3, args.connections)  # warm-up
         floor = run_wrk(f"{base}/metrics", args.seconds, args.connections)
         healthz = run_wrk(f"{base}/healthz", args.seconds, args.connections)
@@ -203,27 +222,40 @@ def main() -> None:
     load_after = uptime()
 
     ok_resolve = "met" if resolve_p99 < 50 else "NOT met"
-    ok_http = "met" if routes_http["p99"] < 10 else "NOT met"
+    ok_http = "met in every run" if max(routes_http["p99s"]) < 10 else (
+        "met by the median run" if routes_http["p99"] < 10 else "NOT met")
+    each = lambda r: ", ".join(f"{x:.1f}" for x in r["p99s"])  # noqa: E731
     body = f"""
 {args.routes:,} routes of one tenant in PostgreSQL, written through the registry store as the non-owner
 application role ({fill_seconds:.0f} s). Server: `aion api` with its defaults ({workers} uvicorn workers = one
 per CPU), connected as the application role under row-level security; wrk with 2 threads and
-{args.connections} connections, {args.seconds} s per scenario after a 3 s warm-up, a random agent of the
-{args.routes:,} per request. wrk, PostgreSQL and the server share the machine's cores. `resolve()`:
-a `RouteClient` warmed up from that API (`GET /routes`, all routes), the API then stopped; {args.lookups:,}
-random lookups, each timed alone with `perf_counter_ns` (timer and loop overhead included, as in the
-dict baseline).
+{args.connections} connections, {args.seconds} s per run after a 3 s warm-up, a random agent of the
+{args.routes:,} per request; {args.repeat} runs per `GET /routes/{{agent_id}}` scenario, the table shows the
+run of median p99 and lists every run's p99. wrk, PostgreSQL and the server share the machine's cores.
+
+With the route read cache (`AION_ROUTE_READ_CACHE`, the default on PostgreSQL) each worker loads the
+tenant's routes once (in the warm-up) and answers from memory; a route change reaches it through
+PostgreSQL's NOTIFY (migration 0006). The baseline of the same run starts the same server with the cache
+off: every read is one pipelined read-only transaction. wrk's percentiles correct for coordinated
+omission (a response that took many times the usual latency also counts the requests a steady client
+would have sent meanwhile), so a few stalls of a second weigh on its p99: that is the figure a gateway
+sending at a steady rate would see.
+
+`resolve()`: a `RouteClient` warmed up from that API (`GET /routes`, all routes), the API then stopped;
+{args.lookups:,} random lookups, each timed alone with `perf_counter_ns` (timer and loop overhead included,
+as in the dict baseline).
 
 Load of the shared machine (other engineers' jobs included), `uptime` before: `{load_before}`;
 after: `{load_after}`.
 
-| scenario | requests/s | p50 | p90 | p99 | target |
-|---|---:|---:|---:|---:|---|
-| `GET /routes/{{agent_id}}` over HTTP | {routes_http['rps']:,.0f} | {routes_http['p50']:.2f} ms | {routes_http['p90']:.2f} ms | **{routes_http['p99']:.2f} ms** | p99 < 10 ms: {ok_http} |
-| baseline: `GET /metrics` (no auth, no database) | {floor['rps']:,.0f} | {floor['p50']:.2f} ms | {floor['p90']:.2f} ms | {floor['p99']:.2f} ms | |
-| baseline: `GET /healthz` (no auth, schema version check) | {healthz['rps']:,.0f} | {healthz['p50']:.2f} ms | {healthz['p90']:.2f} ms | {healthz['p99']:.2f} ms | |
-| `RouteClient.resolve()` in process | | {resolve_p50:.2f} µs | | **{resolve_p99:.2f} µs** | p99 < 50 µs: {ok_resolve} |
-| baseline: plain dict lookup, same loop | | {dict_p50:.2f} µs | | {dict_p99:.2f} µs | |
+| scenario | requests/s | p50 | p90 | p99 | p99 of each run (ms) | target |
+|---|---:|---:|---:|---:|---|---|
+| `GET /routes/{{agent_id}}` over HTTP (route read cache, the default) | {routes_http['rps']:,.0f} | {routes_http['p50']:.2f} ms | {routes_http['p90']:.2f} ms | **{routes_http['p99']:.2f} ms** | {each(routes_http)} | p99 < 10 ms: {ok_http} |
+| baseline: the same with `AION_ROUTE_READ_CACHE=false` (every read from PostgreSQL) | {routes_db['rps']:,.0f} | {routes_db['p50']:.2f} ms | {routes_db['p90']:.2f} ms | {routes_db['p99']:.2f} ms | {each(routes_db)} | |
+| baseline: `GET /metrics` (no auth, no database) | {floor['rps']:,.0f} | {floor['p50']:.2f} ms | {floor['p90']:.2f} ms | {floor['p99']:.2f} ms | | |
+| baseline: `GET /healthz` (no auth, schema version check) | {healthz['rps']:,.0f} | {healthz['p50']:.2f} ms | {healthz['p90']:.2f} ms | {healthz['p99']:.2f} ms | | |
+| `RouteClient.resolve()` in process | | {resolve_p50:.2f} µs | | **{resolve_p99:.2f} µs** | | p99 < 50 µs: {ok_resolve} |
+| baseline: plain dict lookup, same loop | | {dict_p50:.2f} µs | | {dict_p99:.2f} µs | | |
 """
     command = f"python -m bench.bench_registry --seconds {args.seconds}"
     if args.routes != 10_000:

@@ -96,6 +96,14 @@ class Settings(BaseSettings):
         description="Registry four-eyes rule: who registered a version or asked for its approval cannot approve "
         "it, and the API refuses to register a version as promoted.",
     )
+    route_read_cache: bool = Field(
+        default=True,
+        description="Answer GET /routes/{agent_id} from a per-worker cache that PostgreSQL's NOTIFY keeps true "
+        "(PostgreSQL only; another worker or process sees a route change a few milliseconds after its commit).",
+    )
+    route_read_cache_max_routes: int = Field(
+        default=200_000, ge=1, description="Most routes the route read cache holds per API worker."
+    )
     executor: Literal["in_process", "multiprocess", "celery"] = Field(
         default="in_process",
         description="How a pipeline run executes its steps: in one process (the embedded default), one "

@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 
 from aion_assets.core.auth import READ_ROLES, Principal, Role
 from aion_assets.core.http import ApiError, Caller, Limits, read_json, validate
-from aion_assets.registry.dependencies import Artifacts, DeployWebhook, FourEyes, Store
+from aion_assets.registry.dependencies import Artifacts, DeployWebhook, FourEyes, RouteCache, Store
 from aion_assets.registry.evaluation import EvaluationDetails, evaluation_details
 from aion_assets.registry.lineage import model_detail
 from aion_assets.registry.models import (
@@ -36,6 +36,7 @@ from aion_assets.registry.models import (
     Route,
     RouteIn,
 )
+from aion_assets.registry.route_reads import route_json
 
 router = APIRouter()
 AgentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$", description="The agent.")]
@@ -242,11 +243,15 @@ _review_route(
     responses=ERRORS | {404: {"description": "A named model is not a version of this tenant."},
                         409: {"description": "Stale expected_version, or a named model is not promoted."}},
 )
-async def post_route(request: Request, caller: Caller, store: Store, limits: Limits) -> Route:
+async def post_route(request: Request, caller: Caller, store: Store, limits: Limits, cache: RouteCache) -> Route:
     caller.require(Role.admin)
     route = validate(_route_in, await read_json(request, limits), {})
     _check_tenant(caller, route.tenant_id)
-    return await run_in_threadpool(store.set_route, caller.tenant_id, route, caller.subject)
+    try:
+        return await run_in_threadpool(store.set_route, caller.tenant_id, route, caller.subject)
+    finally:
+        if cache is not None:  # this worker reads its own write at once (others when NOTIFY arrives)
+            cache.forget(caller.tenant_id, route.agent_id)
 
 
 @router.get(
@@ -264,14 +269,18 @@ def list_routes(caller: Caller, store: Store) -> list[Route]:
     "/routes/{agent_id}",
     response_model=Route,
     summary="Read an agent's route",
+    description=(
+        "On PostgreSQL, answered from the worker's route read cache (AION_ROUTE_READ_CACHE): this worker reads "
+        "its own writes at once; another worker may return the previous version until PostgreSQL's notification "
+        "of the change arrives, milliseconds after the commit (`version` says which)."
+    ),
     responses=ERRORS | NOT_FOUND,
 )
-async def get_route(agent_id: AgentId, caller: Caller, store: Store) -> Response:
+async def get_route(agent_id: AgentId, caller: Caller, store: Store, cache: RouteCache) -> Response:
     caller.require(*READ_ROLES)
-    route = await run_in_threadpool(store.get_route, caller.tenant_id, agent_id)
-    # A gateway's hot path: the Route is already valid, so it is written out once here instead of
-    # being validated against the response model again (in a second thread-pool hop for a sync route).
-    return Response(route.model_dump_json(), media_type="application/json")
+    # A gateway's hot path: the route's JSON is written out as read (from the worker's cache when on),
+    # not validated against the response model again in a second thread-pool hop.
+    return Response(await route_json(cache, store, caller.tenant_id, agent_id), media_type="application/json")
 
 
 @router.post(
@@ -288,21 +297,26 @@ async def get_route(agent_id: AgentId, caller: Caller, store: Store) -> Response
     responses=ERRORS | NOT_FOUND | {409: {"description": "No fallback, or the route is not at expected_version."}},
 )
 async def rollback_route(
-    agent_id: AgentId, request: Request, caller: Caller, store: Store, limits: Limits, webhook_url: DeployWebhook
+    agent_id: AgentId, request: Request, caller: Caller, store: Store, limits: Limits, webhook_url: DeployWebhook,
+    cache: RouteCache,
 ) -> Route:
     caller.require(Role.admin, Role.reviewer)
     data = await read_json(request, limits, optional=True)
     body = RollbackIn() if data is None else validate(_rollback_in, data, {})
-    return await run_in_threadpool(
-        store.rollback_route,
-        caller.tenant_id,
-        agent_id,
-        caller.subject,
-        expected_version=body.expected_version,
-        reason=body.reason,
-        # Queued in the rollback's transaction; the webhook outbox sensor delivers it, signed.
-        deploy_webhook_url=webhook_url,
-    )
+    try:
+        return await run_in_threadpool(
+            store.rollback_route,
+            caller.tenant_id,
+            agent_id,
+            caller.subject,
+            expected_version=body.expected_version,
+            reason=body.reason,
+            # Queued in the rollback's transaction; the webhook outbox sensor delivers it, signed.
+            deploy_webhook_url=webhook_url,
+        )
+    finally:
+        if cache is not None:
+            cache.forget(caller.tenant_id, agent_id)
 
 
 @router.post(

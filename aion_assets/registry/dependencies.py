@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from aion_assets.core.artifacts import ArtifactStore
+from aion_assets.registry.route_reads import RouteReads
 from aion_assets.registry.store import RegistryStore
 
 # Async: attribute reads only (a sync dependency would cost a thread-pool hop per request).
@@ -32,7 +33,13 @@ async def deploy_webhook_url(request: Request) -> str | None:
     return getattr(request.app.state, "deploy_webhook_url", None)
 
 
+async def route_reads(request: Request) -> RouteReads | None:
+    """FastAPI dependency: the worker's route read cache (PostgreSQL with AION_ROUTE_READ_CACHE), or None."""
+    return getattr(request.app.state, "route_reads", None)
+
+
 Store = Annotated[RegistryStore, Depends(registry_store)]
 FourEyes = Annotated[bool, Depends(four_eyes_rule)]
 Artifacts = Annotated[ArtifactStore | None, Depends(artifact_store)]
 DeployWebhook = Annotated[str | None, Depends(deploy_webhook_url)]
+RouteCache = Annotated[RouteReads | None, Depends(route_reads)]
