@@ -51,6 +51,8 @@ APPLICATION_NAME: Final = "aion-route-reads"
 MISS: Final = object()
 #: How long the listener waits for a notification before it looks at its stop flag again.
 POLL_SECONDS: Final = 0.5
+#: The longest wait between two attempts to reconnect the listener.
+MAX_RECONNECT_SECONDS: Final = 30.0
 
 
 @dataclass
@@ -227,6 +229,7 @@ class RouteReads:
         return conn
 
     def _listen(self) -> None:
+        wait, warned = self._reconnect_seconds, False
         while not self._stop.is_set():
             conn = None
             try:
@@ -234,6 +237,7 @@ class RouteReads:
                 # Empty, then live: anything loaded before LISTEN took effect may have missed a change.
                 self._reset(live=True)
                 log.info("route read cache listening on %s", CHANNEL)
+                wait, warned = self._reconnect_seconds, False
                 checked = time.monotonic()
                 while not self._stop.is_set():
                     for notice in conn.notifies(timeout=POLL_SECONDS, stop_after=1000):
@@ -243,7 +247,11 @@ class RouteReads:
                         checked = time.monotonic()
             except Exception as exc:  # the thread must outlive any failure; reads bypass meanwhile
                 if not self._stop.is_set():
-                    log.warning("route read cache: listener connection lost (%s); reads go to the database", exc)
+                    # Once per outage; the retries back off up to MAX_RECONNECT_SECONDS.
+                    (log.debug if warned else log.warning)(
+                        "route read cache: no listener connection (%s); reads go to the database", exc
+                    )
+                    warned = True
             finally:
                 self._reset(live=False)
                 if conn is not None:
@@ -251,7 +259,8 @@ class RouteReads:
                         conn.close()
                     except Exception:  # already broken
                         pass
-            self._stop.wait(self._reconnect_seconds)
+            self._stop.wait(wait)
+            wait = min(wait * 2, MAX_RECONNECT_SECONDS)
 
 
 async def route_json(cache: RouteReads | None, store: RegistryStore, tenant_id: str, agent_id: str) -> bytes:
