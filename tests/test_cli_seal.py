@@ -50,6 +50,10 @@ def test_demo_results_show_rows_pii_routes_and_the_audit_chain() -> None:
     new = SimpleNamespace(agent_id="support", default_model_name="aion-base+seal-acme~support@2026.11.29",
                           fallback_model_name="aion-base+seal-acme~support@2026.11.28", version=2,
                           updated_at=approved + timedelta(seconds=412), default_model_id=model_id)
+    # A second agent of the domain, routed for the first time in the same publication a moment earlier.
+    email = SimpleNamespace(agent_id="support-email", default_model_name=new.default_model_name,
+                            fallback_model_name=None, version=1, updated_at=approved + timedelta(seconds=411),
+                            default_model_id=model_id)
     lineage = Lineage(parent=None, dataset_version="abc123", evaluation_run_id="run-1", source_edit_count=3,
                       dataset_manifest_uri="file:///m.json", source_edit_ids=["e1", "e2", "e3", "e4"],
                       source_edit_ids_total=4, source_edit_ids_error=None)
@@ -63,7 +67,7 @@ def test_demo_results_show_rows_pii_routes_and_the_audit_chain() -> None:
         "dataset": {"version": "abc123", "rows_train": 370, "rows_eval": 86, "reused_existing_version": False},
         "adapter": None, "report": None, "checks": {},
         "decision": {"status": "promoted", "model_name": new.default_model_name, "reasons": "none"},
-        "routes_before": [old], "routes_after": [new], "model": model, "audit": audit, "evaluation_rows": 42,
+        "routes_before": [old], "routes_after": [email, new], "model": model, "audit": audit, "evaluation_rows": 42,
         "last_approval": approved, "failed": False,
     }
     lines: list[str] = []
@@ -75,6 +79,9 @@ def test_demo_results_show_rows_pii_routes_and_the_audit_chain() -> None:
     before, after = text.split("route table after:")
     assert "support: aion-base+seal-acme~support@2026.11.28 (route version 1)" in before
     assert "fallback aion-base+seal-acme~support@2026.11.28 (route version 2)" in after
+    assert "support-email: aion-base+seal-acme~support@2026.11.29 (route version 1)" in after
+    assert "support-email" not in before
     assert "-> evaluation run run-1 (42 rows in the evaluations table)" in text
     assert "-> 4 source self-edits: e1, e2, e3, ..." in text
-    assert "time from the last approval to the route change: 412 s" in text
+    # The latest route change of the publication counts.
+    assert "time from the last approval to the route change (support-email, support): 412 s" in text

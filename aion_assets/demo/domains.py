@@ -15,8 +15,9 @@ from datetime import datetime
 
 from aion_assets.core.errors import ConfigError
 from aion_assets.demo.acme import COMPANY as ACME
-from aion_assets.demo.generator import DEFAULT_EVAL_SHARE, Company, DemoDomain, generate
+from aion_assets.demo.generator import Company, generate
 from aion_assets.demo.globex import COMPANY as GLOBEX
+from aion_assets.demo.objects import DEFAULT_EVAL_SHARE, DemoDomain
 from aion_assets.demo.velocia import COMPANY as VELOCIA
 
 COMPANIES: dict[str, Company] = {c.name: c for c in (ACME, GLOBEX, VELOCIA)}

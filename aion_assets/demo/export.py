@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from aion_assets.demo.generator import DemoDomain
+from aion_assets.demo.objects import DemoDomain
 from aion_assets.seal.datasets.rows import SPLITS, Split, dumps_row
 
 #: Recorded in scenario files; names the package, so that moving code inside it changes no file.

@@ -9,6 +9,11 @@ metric. A company module (``acme.py``, ``globex.py``) invents the values its top
 about (a :class:`World`); this module turns any world into questions, interactions and self-edits
 the same way, so "a domain it has never seen" goes through the very same code path.
 
+Who edited each answer (human, model or rule) and which training questions quote a customer's
+details are decided afterwards by :mod:`aion_assets.demo.traffic`, with random generators of its
+own, so the draws here (and with them ids, splits and held-out questions) do not depend on it.
+Each interaction goes to the agent of its channel (``DomainSpec.agent_for``).
+
 The split and the row shape are the pipeline's own (``aion_assets.seal.datasets.rows``): an
 example's split is ``split_of(interaction_id, eval_share)`` and a curated row is
 ``Example(...).to_row(split)``, so the demo's rows are what curation produces from its edits.
@@ -27,135 +32,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from aion_assets.core.errors import ConfigError
-from aion_assets.demo.loader import CompanyTemplate, Topic, common_phrases, load_company
-from aion_assets.seal.datasets.rows import Example, Split, split_of
-from aion_assets.seal.datasets.tenant_config import CurationSettings
-from aion_assets.seal.style import HouseStyle
-
-#: The pipeline's default eval share (a tenant without ``curation.eval_share`` holds out this much).
-DEFAULT_EVAL_SHARE: float = CurationSettings.model_validate({}).eval_share
-
-# ----------------------------------------------------------------------------------------------
-# Domain objects
-
-
-@dataclass(frozen=True)
-class DomainSpec:
-    """Who the domain belongs to and how its answers look."""
-
-    tenant_id: str
-    domain: str
-    agent_id: str
-    company: str
-    style: HouseStyle
-    system_prompt: str
-    model_version: str = "aion-base"
-
-
-@dataclass(frozen=True)
-class DemoQuestion:
-    """One fact item: a question kind about an entity, its correct body and its key facts."""
-
-    question_id: str
-    kind: str
-    body: str
-    facts: tuple[str, ...]
-    paraphrases: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DemoExample:
-    """One interaction (a paraphrase of a question) and the human self-edit correcting it."""
-
-    interaction: dict[str, Any]
-    self_edit: dict[str, Any]
-    question_id: str
-    facts: tuple[str, ...]
-    split: Split
-
-
-@dataclass(frozen=True)
-class DemoDomain:
-    """A generated domain: its spec, its questions and the traffic with its corrections."""
-
-    spec: DomainSpec
-    seed: int
-    questions: tuple[DemoQuestion, ...]
-    examples: tuple[DemoExample, ...]
-    eval_share: float = DEFAULT_EVAL_SHARE
-    catalog_terms: tuple[str, ...] = ()
-
-    @property
-    def style(self) -> HouseStyle:
-        """The domain's house style (greeting and sign-off)."""
-        return self.spec.style
-
-    def scrub_allow_list(self) -> list[str]:
-        """What the demo tenant types into its scrub allow-list: its company name, nothing else.
-
-        The catalogue (product, plan and app names, model numbers, error codes) and the house
-        greeting are not listed: the pipeline learns them from the tenant's own answers
-        (``seal/tenant_vocabulary``), as it must for any tenant that configures nothing.
-        """
-        return [self.spec.company]
-
-    def interactions(self) -> list[dict[str, Any]]:
-        """Interaction rows in the memory store's shape (JSON-serializable)."""
-        return [dict(e.interaction) for e in self.examples]
-
-    def self_edits(self) -> list[dict[str, Any]]:
-        """Self-edit rows in the memory store's shape, ``interaction_id`` pointing at the above."""
-        return [dict(e.self_edit) for e in self.examples]
-
-    def curated_rows(self, split: Split | None = None, min_reward: float = 0.5) -> list[dict[str, Any]]:
-        """Rows in the pipeline's curated format (``Example.to_row``), as curation produces them.
-
-        Approved edits with ``reward_score >= min_reward`` (one edit per interaction, as curation
-        keeps); each row has ``id``, ``prompt``, ``response``, ``messages`` and ``metadata`` (ids,
-        ``facts``, ``reward_score``, timestamps and the ``split``).
-        """
-        rows = []
-        for e in self.examples:
-            edit = e.self_edit
-            if edit["status"] != "approved" or edit["reward_score"] < min_reward:
-                continue
-            if split is not None and e.split != split:
-                continue
-            rows.append(self.example_of(e).to_row(e.split))
-        return rows
-
-    def example_of(self, e: DemoExample) -> Example:
-        """The pipeline's Example for one demo interaction and its edit (unscrubbed)."""
-        inter, edit = e.interaction, e.self_edit
-        return Example(
-            interaction_id=inter["id"],
-            edit_id=edit["id"],
-            tenant_id=self.spec.tenant_id,
-            agent_id=self.spec.agent_id,
-            domain=self.spec.domain,
-            prompt=inter["input_text"],
-            response=edit["edited_output"],
-            system=self.spec.system_prompt,
-            reward_score=float(edit["reward_score"]),
-            editor_type=edit["editor_type"],
-            reason_code=edit["reason_code"],
-            edited_at=edit["timestamp"],
-            interaction_at=inter["timestamp"],
-            model_version=inter["model_version"],
-            facts=e.facts,
-        )
-
-    def coverage(self) -> dict[str, int]:
-        """How many questions have at least one train / eval paraphrase, and both."""
-        train = {e.question_id for e in self.examples if e.split == "train"}
-        evals = {e.question_id for e in self.examples if e.split == "eval"}
-        return {
-            "questions": len(self.questions),
-            "train": len(train),
-            "eval": len(evals),
-            "both": len(train & evals),
-        }
-
+from aion_assets.demo.loader import CHANNELS, CompanyTemplate, Topic, common_phrases, load_company
+from aion_assets.demo.objects import DEFAULT_EVAL_SHARE, DemoDomain, DemoExample, DemoQuestion, DomainSpec
+from aion_assets.demo.traffic import with_customers, with_editors
+from aion_assets.seal.datasets.rows import split_of
 
 # ----------------------------------------------------------------------------------------------
 # What a company module provides
@@ -199,10 +79,15 @@ def spec_of(template: CompanyTemplate[Any]) -> DomainSpec:
     return DomainSpec(
         tenant_id=s.tenant_id,
         domain=s.domain,
-        agent_id=s.agent_id,
+        agent_id=s.agent_ids()[0],
         company=s.company,
         style=s.style.house_style(),
         system_prompt=s.system_prompt,
+        agents=s.agent_ids(),
+        channel_agents=tuple((c, s.agent_for(c)) for c in CHANNELS),
+        pii_share=s.pii_share,
+        customer_ref=s.customer_ref,
+        rule_topics=s.rule_topics,
     )
 
 
@@ -276,6 +161,9 @@ def generate(
             examples.append(
                 _example(rng, spec, qid, pi, text, body, facts, topic, values, clock, noise_share, eval_share)
             )
+    kinds = {q.question_id: q.kind for q in questions}
+    key = f"{company.name}:{seed}"
+    examples = with_customers(with_editors(examples, spec, kinds, key), spec, key)
     keys = template.catalogue_keys
     catalog = sorted({values[k] for _, values in items for k in keys if k in values} | {spec.company})
     return DemoDomain(
@@ -353,15 +241,17 @@ def _example(
         reward = round(min(1.0, rng.betavariate(5, 2) * 0.4 + 0.6), 2)
         status = "approved"
     meta = {"domain": spec.domain, "question_id": qid, "paraphrase": pi, "facts": list(facts)}
+    user_id = f"user-{rng.randint(1, 400):04d}"
+    channel = rng.choice(("web", "web", "app", "email", "chat"))
     interaction = {
         "id": interaction_id,
         "tenant_id": spec.tenant_id,
-        "agent_id": spec.agent_id,
-        "user_id": f"user-{rng.randint(1, 400):04d}",
+        "agent_id": spec.agent_for(channel),
+        "user_id": user_id,
         "input_text": question,
         "output_text": output_text,
         "model_version": spec.model_version,
-        "channel": rng.choice(("web", "web", "app", "email", "chat")),
+        "channel": channel,
         "timestamp": when.isoformat(),
         "metadata": meta,
     }

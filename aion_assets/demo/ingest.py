@@ -1,27 +1,33 @@
 """Posting a demo sample through the memory API over HTTP, as a gateway would.
 
 ``ingest_sample`` serves the FastAPI app in-process on a free loopback port, configures each
-demo tenant as a real one is configured (its agent's domain and system prompt, its company name
-on the scrub allow-list; its catalogue is learned from its answers) and sends the domain's
-traffic and reviews through ``MemoryClient``.
-Re-running it is safe: the sample has fixed ids, so the second run stores nothing new.
+demo tenant as a real one is configured (its two agents' domain and system prompt, its company
+name on the scrub allow-list, a scrub pattern for its customer references; its catalogue is
+learned from its answers) and sends the domain's traffic (some of it quoting customers' details)
+and self-edits by human, model and rule editors through ``MemoryClient``; a scripted reviewer then
+decides them with the console's own ``decide``.
+Re-running it is safe: every interaction and edit has a fixed id (the API's idempotency key), so
+the second run stores nothing new and decides nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from aion_assets.app import app_from_settings
 from aion_assets.core.auth import mint_token
 from aion_assets.core.db import make_engine
+from aion_assets.core.errors import AionError
 from aion_assets.core.serve import serve_in_thread
 from aion_assets.core.settings import Settings
 from aion_assets.demo.domains import DOMAINS, generate_domain
-from aion_assets.demo.generator import DemoDomain
+from aion_assets.demo.objects import DemoDomain
 from aion_assets.memory.client import MemoryClient
+from aion_assets.memory.models import EditStatus
 from aion_assets.memory.store import MemoryStore
 from aion_assets.seal.datasets.tenant_config import validate_tenant_config
 
@@ -43,8 +49,9 @@ _EDIT_FIELDS = (
 
 
 def configure_demo_tenant(store: MemoryStore, domain: DemoDomain) -> None:
-    """Give a demo tenant what a real one configures: its agent's domain and system prompt, and
-    its company name on the scrub allow-list (the rest of its catalogue is learned from its answers).
+    """Give a demo tenant what a real one configures: its agents' domain and system prompt (so the
+    route table routes each of them), its company name on the scrub allow-list (the rest of its
+    catalogue is learned from its answers) and a scrub pattern for its customer references.
 
     STORE must connect as the schema owner on PostgreSQL (the application role may not change
     tenant settings).
@@ -56,8 +63,8 @@ def configure_demo_tenant(store: MemoryStore, domain: DemoDomain) -> None:
     config = validate_tenant_config(
         spec.tenant_id,
         {
-            "agents": {spec.agent_id: {"domain": spec.domain, "system_prompt": spec.system_prompt}},
-            "scrub": {"allow_list": domain.scrub_allow_list()},
+            "agents": domain.agents_config(),
+            "scrub": domain.scrub_config(),
             "curation": {"min_reward": 0.5},
         },
     )
@@ -111,15 +118,16 @@ def ingest_sample(
         }
         for domain in generated:
             configure_demo_tenant(owner_store, domain)
-            echo(f"posting {domain.spec.tenant_id}'s traffic and self-edits ({len(domain.examples)} interactions)")
+            echo(f"posting {domain.spec.tenant_id}'s traffic and self-edits ({len(domain.examples)} interactions: "
+                 f"{sample_profile(domain)})")
             with MemoryClient(base, tokens[domain.spec.tenant_id]) as client:
                 post_domain(client, domain, review=False)
         for name, domain in zip(domains, generated, strict=True):
             tenant = domain.spec.tenant_id
             with MemoryClient(base, tokens[tenant]) as client:
-                reviewed = review_domain(client, domain)
+                reviewed = review_domain(client, domain, reviewer=f"demo-reviewer@{tenant}")
             echo(
-                f"scripted reviewer ({tenant}, through the console's client): approved {reviewed['approved']}, "
+                f"scripted reviewer ({tenant}, through the console's decide()): approved {reviewed['approved']}, "
                 f"rejected {reviewed['rejected']}" + ("" if any(reviewed.values()) else " (nothing left to review)")
             )
             summary[tenant] = MemoryStore(app.state.engine).counts(tenant) | {"domain": name, "reviewed_now": reviewed}
@@ -146,24 +154,58 @@ def post_domain(client: MemoryClient, domain: DemoDomain, *, review: bool = True
         decision = edit["status"]
         stored = client.add_self_edit({k: edit[k] for k in _EDIT_FIELDS})
         if review and decision in ("approved", "rejected") and stored.status.value == "pending":
-            client.review(stored.id, decision)
+            client.review(stored.id, decision, note=rejection_note(edit))
 
 
-def review_domain(client: MemoryClient, domain: DemoDomain) -> dict[str, int]:
+def rejection_note(edit: dict[str, Any]) -> str | None:
+    """The reason the scripted reviewer gives when it rejects EDIT (the console requires one); None otherwise."""
+    if edit["status"] != "rejected":
+        return None
+    return (
+        f"not usable for training: {edit['reason_code']} edit by {edit['editor_type']}, "
+        f"reward {edit['reward_score']:.2f}"
+    )
+
+
+def review_domain(client: MemoryClient, domain: DemoDomain, *, reviewer: str) -> dict[str, int]:
     """The scripted reviewer: decide each of DOMAIN's pending edits as the sample says (some stay pending).
+
+    Decisions go through the console's own function (``review_app.services.decide``), under its
+    policy: a rejection carries its reason (the edit's reason code and reward), an approval none.
+
+    Args:
+        reviewer: the client token's subject (the console tells its own decisions from earlier ones by it).
 
     Returns:
         How many edits this call ``approved`` and ``rejected`` (zeros on a second call).
 
     Raises:
-        AionError: the API refused a request (the client translates HTTP errors).
+        AionError: the API refused a decision (the console's message), or the API was unreachable.
     """
-    decisions = {str(e["id"]): e["status"] for e in domain.self_edits()}
+    from review_app.services import decide
+
+    edits = {str(e["id"]): e for e in domain.self_edits()}
     counts = {"approved": 0, "rejected": 0}
     pending = [e.id for e in client.iter_self_edits(status="pending", limit=200)]
     for edit_id in pending:
-        decision = decisions.get(str(edit_id))
-        if decision in counts:
-            client.review(edit_id, decision)
-            counts[decision] += 1
+        edit = edits.get(str(edit_id))
+        if edit is None or edit["status"] not in counts:
+            continue
+        decision = EditStatus(edit["status"])
+        outcome = decide(client, edit_id, decision, reviewer, note=rejection_note(edit))
+        if outcome.kind == "failed":
+            raise AionError(f"the scripted reviewer could not decide edit {edit_id}: {outcome.message}")
+        counts[decision.value] += outcome.kind == "done"
     return counts
+
+
+def sample_profile(domain: DemoDomain) -> str:
+    """One line on DOMAIN's sample: interactions per agent, edits per editor type, questions quoting PII."""
+    agents = Counter(e.interaction["agent_id"] for e in domain.examples)
+    editors = Counter(e.self_edit["editor_type"] for e in domain.examples)
+    with_pii = sum(1 for e in domain.examples if e.pii)
+    return (
+        "agents " + ", ".join(f"{a} {n}" for a, n in agents.items())
+        + "; self-edits by " + ", ".join(f"{k} {editors[k]}" for k in ("human", "model", "rule") if editors[k])
+        + f"; {with_pii} questions quote a customer's details (PII)"
+    )

@@ -14,6 +14,7 @@ the generated domain (and the committed scenario files under ``tests/llm_evals/`
 
 from __future__ import annotations
 
+import re
 import string
 from functools import cache
 from pathlib import Path
@@ -77,15 +78,71 @@ class Style(_Frozen):
         return HouseStyle(greeting=self.greeting, sign_off=self.sign_off)
 
 
+#: The channels the generator draws traffic from (every one must reach an agent).
+CHANNELS: tuple[str, ...] = ("web", "app", "email", "chat")
+
+
+class Agent(_Frozen):
+    """One of the tenant's agents in the domain and the channels its traffic comes in on."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    channels: tuple[str, ...] = Field(min_length=1)
+
+
+class CustomerRef(_Frozen):
+    """The tenant's own customer reference ("order AC-1234567"), scrubbed by a pattern it configures."""
+
+    label: Text
+    entity_type: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,49}$")
+    prefix: Text
+    digits: int = Field(ge=4, le=12)
+
+    def regex(self) -> str:
+        """The pattern the tenant configures (``scrub.extra_patterns``) for its references."""
+        return rf"\b{re.escape(self.prefix)}\d{{{self.digits}}}\b"
+
+
 class Spec(_Frozen):
-    """Who the domain belongs to (tenant, domain, agent) and how its answers look."""
+    """Who the domain belongs to (tenant, domain, agents) and how its answers look.
+
+    ``agents`` route the traffic by channel (the first agent whose channels hold it); without
+    them every interaction goes to ``agent_id``. ``pii_share`` of the training traffic carries a
+    customer's details (``common.yaml``'s ``customers``), ``customer_ref`` among them when given.
+    ``rule_topics`` are the topic kinds the tenant's canned-answer rules cover (rule edits).
+    """
 
     tenant_id: Text
     domain: Text
-    agent_id: Text
+    agent_id: Text | None = None
+    agents: tuple[Agent, ...] = ()
     company: Text
     system_prompt: Text
     style: Style
+    pii_share: float = Field(0.0, ge=0.0, le=0.5)
+    customer_ref: CustomerRef | None = None
+    rule_topics: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _agents_cover_channels(self) -> Spec:
+        if (self.agent_id is None) == (not self.agents):
+            raise ValueError("give either agent_id (one agent) or agents (with their channels), not both")
+        ids = [a.id for a in self.agents]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"agents: duplicate ids in {ids}")
+        routed = {c for a in self.agents for c in a.channels}
+        if self.agents and set(CHANNELS) - routed:
+            raise ValueError(f"agents: no agent takes channel(s) {sorted(set(CHANNELS) - routed)}")
+        if self.pii_share and self.customer_ref is None:
+            raise ValueError("pii_share needs customer_ref (the reference customers quote)")
+        return self
+
+    def agent_ids(self) -> tuple[str, ...]:
+        """Every agent id, the first one first."""
+        return tuple(a.id for a in self.agents) or (str(self.agent_id),)
+
+    def agent_for(self, channel: str) -> str:
+        """The agent taking CHANNEL's traffic."""
+        return next((a.id for a in self.agents if channel in a.channels), self.agent_ids()[0])
 
 
 class NameSyllables(_Frozen):
@@ -95,6 +152,21 @@ class NameSyllables(_Frozen):
     ends: tuple[str, ...] = Field(min_length=1)
 
 
+class Customers(_Frozen):
+    """Invented customers and how they put their details into a message (``{name}``, ``{email}``,
+    ``{phone}``, ``{address}``, ``{ref}``: the tenant's reference with its label)."""
+
+    first_names: tuple[str, ...] = Field(min_length=1)
+    last_names: tuple[str, ...] = Field(min_length=1)
+    streets: tuple[str, ...] = Field(min_length=1)
+    towns: tuple[str, ...] = Field(min_length=1)
+    mail_domains: tuple[str, ...] = Field(min_length=1)
+    #: Put before the question.
+    before: tuple[str, ...] = Field(min_length=1)
+    #: Put after the question.
+    after: tuple[str, ...] = Field(min_length=1)
+
+
 class CommonPhrases(_Frozen):
     """``common.yaml``: what all companies' traffic shares."""
 
@@ -102,6 +174,7 @@ class CommonPhrases(_Frozen):
     closers: tuple[str, ...] = Field(min_length=1)
     generic_vague: tuple[str, ...] = Field(min_length=1)
     name_syllables: NameSyllables
+    customers: Customers
 
 
 C = TypeVar("C", bound=BaseModel)

@@ -211,7 +211,8 @@ def collect_results(
     out["last_approval"] = max(approvals) if approvals else None
     out["model"], out["audit"], out["evaluation_rows"] = None, [], 0
     if out["routes_after"]:
-        route = out["routes_after"][0]
+        # The demo's agents all serve their domain's newest promoted version: the most recent route names it.
+        route = max(out["routes_after"], key=lambda r: r.updated_at)
         artifacts = artifact_store_from_uri(
             settings.artifacts, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
             sse_kms_key_id=settings.s3_sse_kms_key_id,
@@ -272,9 +273,13 @@ def print_results(partition: str, out: dict[str, Any], echo: Echo = print) -> No
             echo(f"  -> {lin.source_edit_ids_total} source self-edits: {shown}")
         for entry in sorted(out["audit"], key=lambda a: a.at):
             echo(f"  audit {entry.at:%Y-%m-%d %H:%M:%S} {entry.action} {entry.subject} by {entry.actor}")
-        route = out["routes_after"][0]
+        # Every agent of the domain is routed in one publication: the latest route change is its time.
+        changed = max(r.updated_at for r in out["routes_after"])
+        agents = ", ".join(r.agent_id for r in out["routes_after"])
         last = out["last_approval"]
-        if last is not None and route.updated_at >= last:
-            echo(f"time from the last approval to the route change: {(route.updated_at - last).total_seconds():.0f} s")
+        if last is not None and changed >= last:
+            echo(f"time from the last approval to the route change ({agents}): "
+                 f"{(changed - last).total_seconds():.0f} s")
         elif last is not None:
-            echo("the route did not change in this run (it already served the version the latest approvals produced)")
+            echo("the routes did not change in this run (they already served the version the latest approvals "
+                 "produced)")

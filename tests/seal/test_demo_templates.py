@@ -75,6 +75,10 @@ def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
         (GLOBEX, _set("catalogue.portal", ...), r"catalogue\.portal: Field required"),
         (GLOBEX, _set("name", "globex/sales"), r"name: 'globex/sales', expected 'globex/billing'"),
         (GLOBEX, _set("name", "Globex Billing"), r"name: String should match pattern"),
+        # Every channel's traffic must reach an agent; one agent or several, not both ways.
+        (GLOBEX, _set("spec.agents[1].channels", ["fax"]), r"spec: .*no agent takes channel\(s\) \['app'\]"),
+        (ACME, _set("spec.agent_id", "support-bot"), r"spec: .*either agent_id .* or agents"),
+        (ACME, _set("spec.customer_ref", ...), r"spec: .*pii_share needs customer_ref"),
     ],
 )
 def test_a_bad_template_names_the_file_and_the_key(
