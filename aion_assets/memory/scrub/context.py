@@ -41,6 +41,12 @@ ORG_WORDS = frozenset(
         "support", "services", "service", "team", "billing", "sales", "helpdesk", "desk", "department", "dept",
         "care", "inc", "ltd", "llc", "gmbh", "plc", "limited", "corp", "corporation", "company", "telecom",
         "systems", "solutions", "technologies", "labs", "group", "operations",
+        # the same in the languages of the sign-offs the recognizers know, and the possessives that
+        # open a company's signature ("Ihr Lumio Kundenservice", "Votre équipe Lumio")
+        "kundenservice", "kundendienst", "kundensupport", "ihr", "ihre", "euer", "votre", "vos", "équipe",
+        "equipe", "servicio", "atención", "soporte", "equipo", "assistenza", "servizio", "squadra",
+        "klantenservice", "uw", "kundeservice", "kundtjänst", "kundeservice", "asiakaspalvelu", "obsługa",
+        "zespół", "atendimento", "suporte", "your", "the",
     ]
 )
 _WORD = re.compile(r"[^\W\d_][\w'’]*")

@@ -15,7 +15,9 @@ ORG/PERSON or nothing), ``LocationCueRecognizer`` (unknown towns after "in"/"fro
 ``PersonNameRecognizer`` (lower-case names, names spaCy labels ORG, upper-case names in form
 fields, "Name: JOHN SMITH", initials, "J. Smith", unknown names after a greeting or alone on a
 sign-off's line, "Hey Iwo," / "Best,\nIwo", a first name alone before what
-people do, "Rose will call you back", or addressed at a sentence start, "Maria, your hub ..."; a
+people do, "Rose will call you back", or addressed at a sentence start, "Maria, your hub ...";
+titles, degrees, capitals on labels, lower-case names after thanks or "this is"/"its", and
+greetings and sign-offs in ten languages come from ``name_forms``; a
 lower-case name never starts
 with a frequent English word, ``scrub_words``, unless a verb that follows names or a cue before a
 surname that is no word says so, and never follows an article, possessive, adjective or noun:
@@ -33,6 +35,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import SpacyRecognizer
 
 from aion_assets.memory.scrub.gazetteers import COMMON_WORDS, first_names, fold, place_gazetteer
+from aion_assets.memory.scrub.name_forms import GREETINGS, SIGNOFFS, name_forms
 from aion_assets.memory.scrub.words import is_common_word
 
 # Upper-case letters of Latin scripts (Python's re has no \p{Lu}).
@@ -61,9 +64,12 @@ LOCATION_CUES = re.compile(
     r"(?:\b(?:in|from|near|around|outside|inside|visiting|visit|towards?|"
     r"(?:moved|moving|move|relocat\w+|travel+ing|travel+ed|fly\w*|flew|going|shipp\w+|ship|sent|send\w*|"
     r"headed|heading|drive|driving|based|located|lives?|living|stays?|staying|born)\s+(?:to|in|at|from|into))"
+    r"|(?m:^)[ \t]*(?:city|town|town/city|ort|ville|ciudad|città|citta|stad|plaats|woonplaats|miasto|cidade|"
+    r"localidad|località|county|province|country|pays|país|paese|kraj)[ \t]*:"
     r")\s+$",
     re.IGNORECASE,
 )
+_FORM_LABEL = re.compile(r"[ \t]*:[ \t]*$")
 _TITLES = re.compile(
     r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|Hr|Fr|Sr|Sra|Srta|Sig|Sig\.ra|Dott|Dott\.ssa|Ing|M|Mme|Mlle|"
     r"Mevr|Dhr|Shri|Smt|Sri)\.?\s+$"
@@ -95,7 +101,9 @@ PERSON_ACTION_AFTER = re.compile(
     r"review|reply|respond|in[ \t]+touch|with[ \t]+you|back)\w*"
     r"|(?:has|had)[ \t]+(?:called|rung|phoned|emailed|written|asked|said|confirmed|complained|replied)"
     r"|(?:called|rang|phoned|emailed|said|says|asked|asks|wrote|told|replied|mentioned|confirmed|reported|"
-    r"complained|promised|explained)\b|is[ \t]+(?:calling|on[ \t]+leave|out[ \t]+of[ \t]+office|away))",
+    r"complained|promised|explained)\b|is[ \t]+(?:calling|on[ \t]+leave|out[ \t]+of[ \t]+office|away)"
+    r"|from[ \t]+(?:the[ \t]+|our[ \t]+)?(?:\w+[ \t]+)?"
+    r"(?:team|department|dept|office|desk|support|accounts|billing|sales)\b)",
     re.IGNORECASE,
 )
 
@@ -191,6 +199,9 @@ class AionPlaceRecognizer(EntityRecognizer):
                     j += 1
                 while words[j].group() in _PARTICLES:
                     j -= 1
+                if j == i and is_common_word(w.group()) and _FORM_LABEL.search(text, max(0, w.start() - 30), w.start()):
+                    i += 1  # "Country: Unknown", "Town: Pending" are form values, not places
+                    continue
                 out.append(self._result(w.start(), words[j].end(), 0.6))
                 i = j + 1
                 continue
@@ -319,7 +330,8 @@ class AionPersonRecognizer(EntityRecognizer):
 _FORM_NAME = re.compile(
     rf"(?im)^[ \t]*(?:(?:full[ \t]+|first[ \t]+and[ \t]+last[ \t]+|customer[ \t]+|contact[ \t]+)?name|"
     rf"account[ \t]+(?:holder|owner|name)|card[ \t]*holder|customer|contact(?:[ \t]+person)?|recipient|"
-    rf"attn\.?|attention|signed|requested[ \t]+by|submitted[ \t]+by)[ \t]*:[ \t]*"
+    rf"attn\.?|attention|signed|requested[ \t]+by|submitted[ \t]+by|payee|beneficiary|caller|client|owner|sender|"
+    rf"addressee|applicant|guest|technician|engineer|installer|assigned[ \t]+to|from|to|cc)[ \t]*:[ \t]*"
     rf"((?-i:[{_UP}][\w'’.-]*(?:[ \t]+[{_UP}][\w'’.-]*){{1,3}}))[ \t]*(?=$|,)"
 )
 # "J. Smith", "J.R. Smith", "M. Pölitz": initials before a capitalised surname.
@@ -334,13 +346,12 @@ _INITIAL_BEFORE_PLACEHOLDER = re.compile(
 # line ("Hey Iwo,"), or alone on the line after a sign-off ("Best,\nIwo"). The precision rules
 # (``context``) still drop companies and teams ("Best,\nGlobex Billing Services").
 _GREETING_NAME = re.compile(
-    rf"(?im)^[ \t]*(?:hi|hello|hey|dear|good[ \t]+(?:morning|afternoon|evening))[ \t]+"
-    rf"((?-i:[{_UP}][a-zà-ÿ'’-]+(?:[ \t]+[{_UP}][a-zà-ÿ'’-]+)?))[ \t]*(?=[,!])"
+    rf"(?im)^[ \t]*(?:{GREETINGS})[ \t]+"
+    rf"((?-i:[{_UP}][a-zß-öø-ÿā-ſ'’-]+(?:[ \t]+[{_UP}][a-zß-öø-ÿā-ſ'’-]+)?))[ \t]*(?=[,!])"
 )
 _SIGNOFF_NAME = re.compile(
-    rf"(?im)^[ \t]*(?:best|best[ \t]+regards|kind[ \t]+regards|regards|warm[ \t]+regards|many[ \t]+thanks|thanks|"
-    rf"thank[ \t]+you|cheers|sincerely|yours[ \t]+sincerely|best[ \t]+wishes|take[ \t]+care)[ \t]*[,!.]?[ \t]*\n"
-    rf"[ \t]*((?-i:[{_UP}][a-zà-ÿ'’-]+(?:[ \t]+[{_UP}][a-zà-ÿ'’-]+)?))[ \t]*$"
+    rf"(?im)^[ \t]*(?:{SIGNOFFS})[ \t]*[,!.]?[ \t]*\n(?:[ \t]*\n)?"
+    rf"[ \t]*((?-i:[{_UP}][a-zß-öø-ÿā-ſ'’-]+(?:[ \t]+[{_UP}][a-zß-öø-ÿā-ſ'’-]+){{0,2}}))[ \t]*$"
 )
 
 
@@ -365,6 +376,7 @@ def _form_and_initial_names(text: str) -> list[tuple[int, int, float]]:
         if cue or not is_common_word(surname) or PERSON_ACTION_AFTER.match(text, m.end()):
             out.append((m.start(), m.start(2) + len(surname), 0.7 if cue else 0.6))
     out.extend((m.start(), m.end(), 0.7) for m in _INITIAL_BEFORE_PLACEHOLDER.finditer(text))
+    out.extend(name_forms(text))
     return out
 
 
