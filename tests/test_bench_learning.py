@@ -1,0 +1,77 @@
+"""Protects bench/bench_learning.py's parts that run without the model (issue 15): the stranger domain
+gets its house style as its tenant would configure it (and nothing else changes), the examples file
+shows good and wrong answers, and ``--one-core`` really pins the process and the processes it starts
+to one CPU and one torch thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bench.bench_learning import DEFAULT_DOMAINS, pick_examples, seal_config_with_style
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_third_domain_is_benchmarked_by_default() -> None:
+    assert "velocia/service" in DEFAULT_DOMAINS
+
+
+def test_a_domain_without_style_gets_its_own_and_nothing_else_changes(tmp_path: Path) -> None:
+    from aion_assets.core.settings import CONFIG_DIR
+    from aion_assets.demo.domains import generate_domain
+    from aion_assets.seal.config import load_seal_config
+
+    source = CONFIG_DIR / "seal.yaml"
+    original = yaml.safe_load(source.read_text())
+    overlay = seal_config_with_style(source, "velocia/service")
+    (tmp_path / "seal.yaml").write_text(yaml.safe_dump(overlay))
+    config, shipped = load_seal_config(tmp_path / "seal.yaml"), load_seal_config(source)
+    assert config.style_for("velocia", "service") == generate_domain("velocia/service").style
+    for tenant, domain in (("velocia", "service"), ("acme", "support"), ("globex", "billing")):
+        assert config.hyperparameters_for(tenant, domain) == shipped.hyperparameters_for(tenant, domain)
+        assert config.evaluation_for(tenant, domain) == shipped.evaluation_for(tenant, domain)
+    # A domain that has a style keeps the file exactly as it was.
+    assert seal_config_with_style(source, "acme/support") == original
+
+
+def _ex(i: int, recall: float | None, role: str = "candidate") -> dict[str, object]:
+    return {"id": f"q{i}", "source": "eval", "role": role, "fact_recall": recall}
+
+
+@pytest.mark.parametrize(
+    ("recalls", "expected"),
+    [
+        ([0.2, 1.0, 0.5, 1.0, 1.0, 0.0], [("q1", "good"), ("q3", "good"), ("q0", "wrong")]),
+        ([0.6, 0.7], []),
+        ([None, 1.0], [("q1", "good")]),
+    ],
+)
+def test_examples_are_good_and_wrong_answers(recalls: list[float | None], expected: list[tuple[str, str]]) -> None:
+    examples = [_ex(i, r) for i, r in enumerate(recalls)] + [_ex(0, 1.0, role="baseline")]
+    assert pick_examples(examples) == expected
+
+
+def test_one_core_pins_the_process_and_its_children() -> None:
+    code = (
+        "import json; from bench._cpu import pin_one_core, pinning_state; pin_one_core(0); "
+        "print(json.dumps(pinning_state()))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    state = json.loads(out.stdout.strip().splitlines()[-1])
+    assert state["cpus"] == [0] and state["threads"] == 1
+    assert state["child"] == {"cpus": [0], "threads": 1}
+
+
+def test_one_core_refuses_to_pin_after_torch_was_imported() -> None:
+    code = "import torch; from bench._cpu import pin_one_core; pin_one_core(0)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode != 0 and "before torch is imported" in out.stderr
