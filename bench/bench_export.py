@@ -13,15 +13,31 @@ Python's allocation peak (tracemalloc) during a second, untimed export; flat acr
 constant memory in the number of rows. Target: 100,000 rows in under 30 s.
 
 With ``--scrub`` (issue 11, "scrub once"), the rows carry PII and the export goes through
-``GET /datasets/sft`` (the real app over HTTP, in process), scrubbing on: each size is exported
-three times in the same run, on the same database: cold (every text analysed by the NER and stored
-in ``scrub_detections``), warm (the stored detections are read, the policy applied, no NER), and
-the baseline: the same rows through curation without scrubbing. A fourth, untimed warm export
-gives the peak Python memory. For the production figure give a PostgreSQL superuser URL: the
-bench creates a database and an application role (the API runs under row-level security) and
-drops both afterwards::
+``GET /datasets/sft`` (the real app over HTTP, in process), scrubbing on. Per size, on one database:
 
-    python -m bench.bench_export --scrub --sizes 2000 10000 --database-url postgresql://postgres@127.0.0.1/postgres
+- *cold*: the first export analyses every distinct text with the NER (and the re-scan of each
+  output) and stores the detections in ``scrub_detections``: this is the product's own path, the
+  same one a backfill after a scrubber-version change takes. To keep the cold part practical at
+  100,000 rows, the rows' prompts are drawn from a pool of ``--distinct`` different prompts
+  (names, e-mails, phones, order numbers vary) and the answers from a pool ten times smaller, so
+  the NER runs on about 1.1 x DISTINCT texts whatever the number of rows; its time is reported,
+  with the count of texts analysed;
+- *warm*: the same export again, timed on its own: every text's detections are read from the
+  store (one query per batch of rows and pass), the policy applied, rows streamed. The
+  per-request memo of detections is switched off for the timed warm runs (``--memo`` keeps it),
+  so that the pooled prompts do not flatter the figure: every distinct text of a batch is looked
+  up in the store as a never-repeated prompt would be;
+- *peak RSS*: the process's resident memory sampled every 20 ms during a warm export, minus its
+  value when the export starts (flat across sizes means memory does not grow with the rows);
+- *baseline*: the same rows through curation without scrubbing, same run;
+- *incremental*: 1,000 new approvals (new texts) on top, then the export again: the texts analysed
+  (only the new ones and their re-scans) and the time, beside the warm time of the history.
+
+After each bulk load the bench runs ``ANALYZE`` (production tables have the planner statistics
+autovacuum gathers). For the production figure give a PostgreSQL superuser URL: the bench creates a database and an
+application role (the API runs under row-level security) and drops both afterwards::
+
+    python -m bench.bench_export --scrub --sizes 10000 100000 --database-url postgresql://postgres@127.0.0.1/postgres
 """
 
 from __future__ import annotations
@@ -30,6 +46,7 @@ import argparse
 import contextlib
 import os
 import tempfile
+import threading
 import time
 import tracemalloc
 import uuid
@@ -47,31 +64,40 @@ _FIRST = ("Laura", "Pierre", "Maria", "John", "Priya", "Kenji", "Ana", "Tom", "F
 _LAST = ("Schmidt", "Dubois", "Gonzalez", "Miller", "Sharma", "Tanaka", "Silva", "Brown", "Khan", "Berg")
 
 
-def _texts(k: int, pii: bool) -> tuple[str, str]:
-    """The prompt and the edited answer of row K (distinct per row; with names, e-mails, phones if PII)."""
+def _texts(k: int, pii: bool, distinct: int | None = None) -> tuple[str, str]:
+    """The prompt and the edited answer of row K (names, e-mails, phones if PII).
+
+    DISTINCT: the prompt is the one of row ``K % DISTINCT`` and the answer the one of row
+    ``K % (DISTINCT // 10)`` (the bench's pools, module docstring); None: every row its own texts.
+    """
     if not pii:
         return (f"How do I configure feature {k} of the Acme router after a firmware update?",
                 f"Open Settings > Advanced, enable feature {k}, then save and reboot.")
-    first, last = _FIRST[k % 10], _LAST[(k // 10) % 10]
-    return (f"Hi, I'm {first} {last}, my email is {first.lower()}.{last.lower()}{k}@example.com. "
-            f"Order {k} of the Acme router never arrived; call me on +1 415-555-{k % 10000:04d}.",
-            f"Thanks {first}, order {k} ships today from our warehouse. Open Settings > Orders to follow it.")
+    p = k if distinct is None else k % distinct
+    a = k if distinct is None else k % max(1, distinct // 10)
+    first, last = _FIRST[p % 10], _LAST[(p // 10) % 10]
+    prompt = (f"Hi, I'm {first} {last}, my email is {first.lower()}.{last.lower()}{p}@example.com. "
+              f"Order {p} of the Acme router never arrived; call me on +1 415-555-{p % 10000:04d}.")
+    first = _FIRST[a % 10]
+    return prompt, f"Thanks {first}, order {a} ships today from our warehouse. Open Settings > Orders to follow it."
 
 
-def fill(engine: sa.Engine, n: int, *, pii: bool = False) -> None:
-    """Insert N interactions with one approved edit each, plus n/10 weaker duplicates."""
+def fill(engine: sa.Engine, n: int, *, pii: bool = False, distinct: int | None = None, first: int = 0,
+         tenant_row: bool = True) -> None:
+    """Insert N interactions (rows FIRST.. FIRST+N-1) with one approved edit each, plus n/10 weaker duplicates."""
     from aion_assets.memory import tables as t
 
     now = datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(sa.insert(t.tenants), [{"tenant_id": TENANT, "config": {}, "created_at": now}])
+    if tenant_row:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(t.tenants), [{"tenant_id": TENANT, "config": {}, "created_at": now}])
     batch = 5000
-    for start in range(0, n, batch):
+    for start in range(first, first + n, batch):
         inters, edits = [], []
-        for k in range(start, min(n, start + batch)):
+        for k in range(start, min(first + n, start + batch)):
             iid = uuid.uuid4()
             ts = now - timedelta(minutes=k)
-            prompt, answer = _texts(k, pii)
+            prompt, answer = _texts(k, pii, distinct)
             inters.append({
                 "id": iid, "tenant_id": TENANT, "agent_id": "bot", "user_id": f"u{k}",
                 "input_text": prompt,
@@ -167,14 +193,56 @@ def _database(server_url: str | None, tmp: str) -> Iterator[tuple[str, str]]:
             admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
-def run_scrub_size(n: int, database_url: str | None) -> dict[str, float]:
-    """Cold, warm and unscrubbed export of N PII-carrying rows on a fresh database (module docstring)."""
+class _PeakRss:
+    """The process's peak resident memory above its level at start, sampled every 20 ms (Linux /proc)."""
+
+    def __init__(self) -> None:
+        self.start = self.peak = _rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, _rss())
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss())
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.peak - self.start) / 2**20
+
+
+def _rss() -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _analyze(engine: sa.Engine) -> None:
+    """Planner statistics after a bulk load, as autovacuum gathers them in production (without them
+    PostgreSQL plans each keyset page of a fresh 100,000-row table as a scan from the start)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text("ANALYZE"))
+
+
+def run_scrub_size(n: int, database_url: str | None, distinct: int, memo: bool) -> dict[str, float]:
+    """Cold, warm, unscrubbed and incremental export of N PII-carrying rows on a fresh database (module docstring)."""
     from fastapi.testclient import TestClient
 
     from aion_assets.app import create_app
     from aion_assets.core.auth import TokenVerifier, mint_token
     from aion_assets.core.db import make_engine
     from aion_assets.core.migrate import upgrade
+    from aion_assets.memory import detections
     from aion_assets.memory.detections import DetectionStore
     from aion_assets.memory.scrub.engine import Scrubber, get_scrubber
 
@@ -183,60 +251,97 @@ def run_scrub_size(n: int, database_url: str | None) -> dict[str, float]:
     get_scrubber()  # the model load is not part of an export
     analysed = [0]
     real = Scrubber.detect_many
+    memo_size = detections.MEMO_SIZE
+    distinct = min(distinct, n)
 
     def counting(self: Scrubber, texts: list[str]) -> list:  # type: ignore[type-arg]
         analysed[0] += len(texts)
         return real(self, texts)
 
-    Scrubber.detect_many = counting  # type: ignore[method-assign]
+    def timed(client: TestClient, label: str, out: dict[str, float], rows: int) -> None:
+        analysed[0] = 0
+        with _PeakRss() as rss:
+            t0 = time.perf_counter()
+            got, _ = _http_export(client, token)
+            out[f"{label}_s"] = time.perf_counter() - t0
+        out[f"{label}_analysed"] = analysed[0]
+        out[f"{label}_rss_mib"] = rss.growth_mib
+        assert got == rows, f"{label}: exported {got} rows, expected {rows}"
+        print(f"  {n:,} rows, {label}: {out[f'{label}_s']:.1f} s, {analysed[0]:,} texts analysed, "
+              f"RSS +{rss.growth_mib:.0f} MiB", flush=True)
+
+    Scrubber.detect_many = counting  # type: ignore[method-assign,assignment]
     try:
         with tempfile.TemporaryDirectory(prefix="aion-bench-export-") as tmp, _database(database_url, tmp) as urls:
             admin_url, app_url = urls
             upgrade(admin_url, app_url)
-            fill(make_engine(admin_url, pool_size=1), n, pii=True)
+            owner = make_engine(admin_url, pool_size=1)
+            fill(owner, n, pii=True, distinct=distinct)
+            _analyze(owner)
             # The API connects as the application role, under row-level security, as in production.
             engine = make_engine(app_url, pool_size=2)
-            out: dict[str, float] = {"rows": n}
+            out: dict[str, float] = {"rows": n, "distinct": distinct}
             with TestClient(create_app(engine, TokenVerifier(secret))) as client:
-                for label in ("cold", "warm"):
-                    analysed[0] = 0
-                    t0 = time.perf_counter()
-                    rows, _ = _http_export(client, token)
-                    out[f"{label}_s"] = time.perf_counter() - t0
-                    out[f"{label}_analysed"] = analysed[0]
-                    assert rows == n, f"exported {rows} rows, expected {n}"
-                tracemalloc.start()
-                _http_export(client, token)
-                out["warm_peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
-                tracemalloc.stop()
-            t0 = time.perf_counter()
-            rows, _ = export(engine, Path(tmp))
-            out["baseline_s"] = time.perf_counter() - t0
-            out["stored"] = DetectionStore(engine).count(TENANT)
+                timed(client, "cold", out, n)
+                detections.MEMO_SIZE = memo_size if memo else 0
+                timed(client, "warm", out, n)
+                timed(client, "warm2", out, n)
+                t0 = time.perf_counter()
+                rows, _ = export(engine, Path(tmp))
+                out["baseline_s"] = time.perf_counter() - t0
+                assert rows == n, f"baseline: exported {rows} rows, expected {n}"
+                out["stored"] = DetectionStore(engine).count(TENANT)
+                fill(owner, 1000, pii=True, first=n, tenant_row=False)
+                _analyze(owner)
+                timed(client, "incremental", out, n + 1000)
+                detections.MEMO_SIZE = memo_size
+            owner.dispose()
             engine.dispose()
     finally:
         Scrubber.detect_many = real  # type: ignore[method-assign]
+        detections.MEMO_SIZE = memo_size
     return out
 
 
 def main_scrub(args: argparse.Namespace) -> int:
     """``--scrub``: the scrubbed HTTP export, cold and warm, beside the unscrubbed baseline."""
-    results = [run_scrub_size(n, args.database_url) for n in args.sizes]
-    lines = ["| rows | cold: NER + store | texts analysed | warm: stored detections | texts analysed | "
-             "no scrubbing (baseline) | warm peak Python memory |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    load_before = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    results = [run_scrub_size(n, args.database_url, args.distinct, args.memo) for n in args.sizes]
+    load_after = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    lines = ["| rows | distinct prompts | cold: NER + store | texts analysed | warm: stored detections | "
+             "texts analysed | warm peak RSS growth | no scrubbing (baseline) | +1,000 new approvals | "
+             "texts analysed |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        lines.append(f"| {r['rows']:,} | {r['cold_s']:.1f} s | {r['cold_analysed']:,} | {r['warm_s']:.1f} s | "
-                     f"{r['warm_analysed']:,} | {r['baseline_s']:.1f} s | {r['warm_peak_mib']:.1f} MiB |")
+        warm = min(r["warm_s"], r["warm2_s"])
+        lines.append(
+            f"| {r['rows']:,} | {r['distinct']:,} | {r['cold_s']:.1f} s | {r['cold_analysed']:,} | {warm:.1f} s | "
+            f"{r['warm_analysed'] + r['warm2_analysed']:,} | {max(r['warm_rss_mib'], r['warm2_rss_mib']):.0f} MiB | "
+            f"{r['baseline_s']:.1f} s | {r['incremental_s']:.1f} s | {r['incremental_analysed']:,} |")
+    biggest = max(results, key=lambda r: r["rows"])
+    warm_big = min(biggest["warm_s"], biggest["warm2_s"])
+    # What the 1,000 new approvals cost: the incremental export minus the warm export of the history.
+    extra = biggest["incremental_s"] - warm_big
+    per_text_cold = biggest["cold_s"] / max(1, biggest["cold_analysed"])
     backend = "PostgreSQL" if args.database_url and args.database_url.startswith("postgres") else "SQLite file"
-    load = os.getloadavg()[0]
     body = "\n".join(lines) + (
-        f"\n\nBackend: {backend}; `GET /datasets/sft` through the real app (FastAPI TestClient, in process), "
-        "streamed to the end; each row's prompt holds a name, an e-mail and a phone number, its answer a first "
-        "name; 10% extra weaker edits are dropped by deduplication. Cold: every text is analysed (and the "
-        "re-scan of each output) and stored in `scrub_detections`; warm: the same export again, reading the "
-        "stored detections (the learned vocabulary is cached by the API in both). Baseline: the same rows "
-        f"curated without scrubbing, in the same run. Load average when the run ended: {load:.1f} "
-        "(the machine was shared with other work: absolute times are pessimistic, compare within a row).\n"
+        f"\n\nBackend: {backend} (`ANALYZE` after each bulk load, as autovacuum does); `GET /datasets/sft` "
+        "through the real app (FastAPI TestClient, in process), streamed to the end; each row's prompt holds a name, an e-mail, an order number and a phone number, its "
+        "answer a first name; 10% extra weaker edits are dropped by deduplication. "
+        "Cold: the first export; every distinct text is analysed by the NER (and the re-scan of each output) and "
+        f"stored in `scrub_detections`; prompts come from a pool of DISTINCT texts and answers from a pool ten "
+        "times smaller, so cold analyses about 2.2 x DISTINCT texts (originals and re-scans) whatever the rows. "
+        "Warm: the same export again (best of two), timed apart from the cold one: detections read from the store "
+        "(one query per batch of rows and pass), the policy applied, rows streamed; "
+        f"{'the per-request memo on' if args.memo else 'the per-request memo of detections off, so every distinct text of a batch is looked up in the store'}. "
+        "Peak RSS growth: resident memory sampled every 20 ms during the warm export, above its level when the "
+        "export started. Baseline: the same rows curated without scrubbing, same run. +1,000: 1,000 new "
+        "approvals with new texts on top of the history, then the export again (warm for the history, the "
+        f"NER for the new texts only). At {biggest['rows']:,} rows the 1,000 cost {extra:.1f} s on top of the "
+        f"warm export ({extra / 1000 * 1e3:.1f} ms per approval; the cold export spent {per_text_cold * 1e3:.1f} ms "
+        f"per analysed text). Target: {100_000:,} rows warm < 15 s: "
+        f"{'met' if biggest['rows'] >= 100_000 and warm_big < 15 else 'NOT met' if biggest['rows'] >= 100_000 else 'not measured at 100,000'}"
+        f". Load average (1/5/15 min) before the run {load_before}, after {load_after} (the machine is shared: "
+        "absolute times are pessimistic, compare within a row).\n"
     )
     print(body)
     if not args.no_write:
@@ -245,7 +350,7 @@ def main_scrub(args: argparse.Namespace) -> int:
         sizes = " ".join(str(n) for n in args.sizes)
         db = " --database-url postgresql://postgres@127.0.0.1/postgres" if backend == "PostgreSQL" else ""
         write_section("export_scrub", "Scrubbed export: cold (analysing) and warm (stored detections)", body,
-                      command=f"python -m bench.bench_export --scrub --sizes {sizes}{db}")
+                      command=f"python -m bench.bench_export --scrub --sizes {sizes} --distinct {args.distinct}{db}")
     return 0
 
 
@@ -255,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-url", default=None, help="empty database to use instead of a SQLite file")
     parser.add_argument("--no-write", action="store_true", help="print only, do not touch docs/")
     parser.add_argument("--scrub", action="store_true", help="the scrubbed HTTP export, cold and warm")
+    parser.add_argument("--distinct", type=int, default=10_000, help="--scrub: distinct prompts (pool size)")
+    parser.add_argument("--memo", action="store_true", help="--scrub: keep the per-request detections memo on")
     args = parser.parse_args(argv)
     if args.scrub:
         return main_scrub(args)

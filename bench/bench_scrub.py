@@ -543,13 +543,15 @@ def _report(runs: list[SetRun], judged: SetRun, domain_rows: list[str], seeds: d
                          f"{judged.stock['by_slot'].get(k, 0.0):.3f} |")
 
     tp_rows = ["| set | texts | mean chars | AION batched texts/s | Presidio stock batched texts/s | "
-               "AION / stock | AION one-by-one texts/s | AION p50 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+               "AION / stock | AION analyses per text | AION one-by-one texts/s | AION p50 |",
+               "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     tps_met = True
     for r in runs:
         tp = r.tp
         tps_met &= tp["ours"] >= SHORT_TARGET_TPS
         tp_rows.append(f"| {r.name} | {len(r.short)} | {statistics.mean(len(t) for t in r.short):.0f} | "
-                       f"{tp['ours']:.0f} | {tp['stock']:.0f} | {tp['ours'] / tp['stock']:.2f} | {tp['single']:.0f} | "
+                       f"{tp['ours']:.0f} | {tp['stock']:.0f} | {tp['ours'] / tp['stock']:.2f} | "
+                       f"{tp['analyses']:.2f} | {tp['single']:.0f} | "
                        f"{tp['p50_ms']:.1f} ms |")
     ok = all(met.values()) and safe_met and tps_met
     char_line = "; ".join(
@@ -610,7 +612,10 @@ def _report(runs: list[SetRun], judged: SetRun, domain_rows: list[str], seeds: d
         "",
         "Throughput on short texts (60-120 chars) of each set, batched: best of 3 runs alternating AION "
         "(analyze + anonymize) and the baseline, Presidio stock (analyze + conflict resolution), in the "
-        "same process; one-by-one and p50 from one pass. The machine is shared with other engineers' "
+        "same process; one-by-one and p50 from one pass. AION analyses (spaCy NER, stock and own recognizers) "
+        "each text, then, for idempotence by construction, the scrubbed output of each text that changed, "
+        "until a pass finds nothing: 'analyses per text' counts those parses (stock Presidio: 1.00), which "
+        "is why the ratio stays near 1 / that count. The machine is shared with other engineers' "
         f"test runs (load average {loads[0]} before the throughput runs, {loads[1]} after, on "
         f"{os.cpu_count()} cores), so these are lower bounds; the ratio to the baseline is the figure to compare:",
         "",
@@ -670,7 +675,17 @@ def main(argv: list[str] | None = None) -> int:
             t1 = time.perf_counter()
             scrubber.scrub(t, policy)
             lat.append(time.perf_counter() - t1)
-        r.tp = {"ours": ours, "stock": theirs, "single": len(r.short) / sum(lat),
+        parses = [0]
+        real_detect = scrubber.detect_many
+
+        def counting(ts: Any, _real: Any = real_detect, _n: list[int] = parses) -> Any:
+            _n[0] += len(set(ts))
+            return _real(ts)
+
+        scrubber.detect_many = counting  # type: ignore[method-assign,assignment]  # one untimed, counted run
+        scrubber.scrub_many(r.short, policy)
+        del scrubber.detect_many
+        r.tp = {"ours": ours, "stock": theirs, "single": len(r.short) / sum(lat), "analyses": parses[0] / len(r.short),
                 "p50_ms": statistics.median(lat) * 1e3}
 
     loads = (load_before, "/".join(f"{x:.1f}" for x in os.getloadavg()))

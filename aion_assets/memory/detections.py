@@ -44,7 +44,9 @@ from aion_assets.memory.scrub.analysis import Detection, dump_detections, load_d
 if TYPE_CHECKING:
     from aion_assets.memory.scrub.engine import Scrubber, ScrubPolicy, ScrubResult
 
-_CHUNK = 500  # keys per SELECT ... IN / rows per INSERT
+_CHUNK = 1000  # keys per SELECT ... IN / rows per INSERT
+#: Detections a ``StoredAnalysis`` keeps in memory by default (texts repeat: answers, agent ids).
+MEMO_SIZE = 4096
 
 
 class StoredDetectionsError(AionError):
@@ -144,10 +146,11 @@ class StoredAnalysis:
         tenant_id: whose texts these are.
         scrubber: the engine that analyses what is not stored; its ``version`` keys the rows.
         memo_size: detections kept in this object, so a value repeated across batches (an agent
-            id, a model version) costs no query.
+            id, a model version) costs no query; default ``MEMO_SIZE``.
     """
 
-    def __init__(self, store: DetectionStore, tenant_id: str, scrubber: Scrubber, *, memo_size: int = 4096) -> None:
+    def __init__(self, store: DetectionStore, tenant_id: str, scrubber: Scrubber, *,
+                 memo_size: int | None = None) -> None:
         self.store = store
         self.tenant_id = tenant_id
         self.scrubber = scrubber
@@ -155,7 +158,7 @@ class StoredAnalysis:
         self.analysed = 0  # texts the NER ran on
         self.reused = 0  # texts whose stored detections were read
         self._memo: OrderedDict[str, list[Detection]] = OrderedDict()
-        self._memo_size = memo_size
+        self._memo_size = MEMO_SIZE if memo_size is None else memo_size
 
     def __call__(self, texts: Sequence[str]) -> list[list[Detection]]:
         """Detections of TEXTS, in order: from the memo, else the store, else analysed now and stored."""

@@ -177,9 +177,13 @@ class StoreReads(StoreBase):
             if len(page) < batch_size:
                 return
             last = page[-1]._mapping
-            # The row after LAST in the sort order above (mixed directions, so spelled out).
+            # The row after LAST in the sort order above (mixed directions, so spelled out). The two
+            # ">= iid" bounds are implied by it; they let PostgreSQL start both index scans at LAST
+            # (without them each page scanned the history from its start: quadratic in the rows).
             iid, reward, ts, edit_id = last[e.interaction_id], last[e.reward_score], last[e.timestamp], last[e.id]
             page_query = query.where(
+                e.interaction_id >= iid,
+                i.id >= iid,
                 sa.or_(
                     e.interaction_id > iid,
                     sa.and_(

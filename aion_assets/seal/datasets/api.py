@@ -34,7 +34,11 @@ from aion_assets.seal.datasets.vocabulary import answers_of, learn_vocabulary
 
 router = APIRouter()
 NDJSON = "application/x-ndjson"
-SCRUB_BATCH = 64
+#: Examples per scrub call, and rows per chunk written to the client: the stored detections of a
+#: batch's texts come in one query per pass (``memory.detections.StoredAnalysis``), so a larger
+#: batch means fewer round trips; memory stays bounded by the batch, not by the history.
+SCRUB_BATCH = 512
+READ_PAGE = 1000  # approved edits per keyset page read from the store
 IDENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$"
 
 
@@ -132,7 +136,8 @@ async def export_sft(
 
     def rows() -> Iterator[bytes]:
         examples = curate(
-            store.iter_approved_edits(caller.tenant_id, min_reward=settings.min_reward, agent_id=agent_id, since=since),
+            store.iter_approved_edits(caller.tenant_id, min_reward=settings.min_reward, agent_id=agent_id, since=since,
+                                      batch_size=READ_PAGE),
             tenant_config=tenant_config,
             min_reward=settings.min_reward,
             domain=domain,
