@@ -78,12 +78,15 @@ def _supervise(procs: list[subprocess.Popen[bytes]]) -> int:
     for proc in procs:
         if proc.poll() is None:
             proc.terminate()
+    # One deadline for all of them (they stop in parallel): Ctrl-C takes at most ~25 s, not 25 s each.
+    deadline = time.monotonic() + 20
     for proc in procs:
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(timeout=5)
+    for proc in procs:
+        proc.wait(timeout=5)
     return code
 
 
