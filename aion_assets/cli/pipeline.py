@@ -6,6 +6,7 @@ commands, so ``aion --help`` stays fast.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -64,17 +65,31 @@ def ui(host: str, port: int, console_port: int, api_url: str | None) -> None:
 
 
 def _supervise(procs: list[subprocess.Popen[bytes]]) -> int:
-    """Wait until one of PROCS exits (or Ctrl-C), stop the others, and return the first exit status."""
+    """Wait until one of PROCS exits, or Ctrl-C / SIGTERM; stop the others; return the exit status.
+
+    SIGINT and SIGTERM are handled here, whatever this process inherited: a shell or supervisor that
+    started it with SIGINT ignored would otherwise leave Ctrl-C without effect, and SIGTERM would end
+    this process and leave both servers running. The status is 128 + the signal (130 for Ctrl-C).
+    """
+    received: list[int] = []
+
+    def _stop(signum: int, _frame: object) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     code = 0
     try:
-        while True:
+        while not received:
             done = [p for p in procs if p.poll() is not None]
             if done:
                 code = done[0].returncode
                 break
             time.sleep(0.5)
-    except KeyboardInterrupt:
-        code = 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        code = 128 + received[0]
     for proc in procs:
         if proc.poll() is None:
             proc.terminate()

@@ -84,3 +84,33 @@ def test_aion_ui_serves_dagster_and_the_console(tmp_path: Path, sqlite_database:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_supervisor_stops_its_servers_on_ctrl_c_and_sigterm(tmp_path: Path, signum: int, status: int) -> None:
+    """`aion ui`'s supervisor, started with SIGINT ignored (as a non-interactive shell starts a background
+    job, and as a test runner may pass it on): Ctrl-C and SIGTERM still stop both children and exit 128+N."""
+    pids = tmp_path / "pids"
+    code = (
+        "import signal, subprocess, sys\n"
+        "from aion_assets.cli.pipeline import _supervise\n"
+        "procs = [subprocess.Popen(['sleep', '600']) for _ in range(2)]\n"
+        f"open({str(pids)!r}, 'w').write(' '.join(str(p.pid) for p in procs))\n"
+        "sys.exit(_supervise(procs))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 30
+        while not (pids.exists() and pids.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        children = [int(pid) for pid in pids.read_text().split()]
+        time.sleep(0.6)  # in the supervisor's loop
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == status
+        for child in children:
+            with pytest.raises(ProcessLookupError):
+                os.kill(child, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
