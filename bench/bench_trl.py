@@ -322,11 +322,11 @@ def train_trl(
     """TRL's SFTTrainer with LoRA (the product's rank, alpha, dropout, targets), stopped at the last checkpoint time."""
     import torch
     from datasets import Dataset
-    from peft import LoraConfig
     from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
     from aion_assets.seal.training.base_models import load_tokenizer
+    from aion_assets.seal.training.train import lora_config
     from aion_assets.seal.training.train_data import chat_template
 
     saver = _Saver("trl", schedule_s, folder, time.monotonic)
@@ -334,14 +334,7 @@ def train_trl(
     tokenizer = load_tokenizer(base_path)
     tokenizer.chat_template = chat_template(tokenizer)  # the product's fallback for template-less tokenizers
     model = AutoModelForCausalLM.from_pretrained(str(base_path), dtype=torch.float32)
-    lora = LoraConfig(
-        r=hp.r,
-        lora_alpha=hp.alpha,
-        lora_dropout=hp.dropout,
-        target_modules=list(hp.target_modules),
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
+    lora = lora_config(hp)  # the product's own LoRA shape
 
     class Budget(TrainerCallback):  # type: ignore[misc]
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -117,6 +117,21 @@ class TrainResult:
 
 
 
+def lora_config(hp: HyperParameters) -> Any:
+    """The PEFT ``LoraConfig`` of HP (rank, alpha, dropout, targets): what ``train_lora`` trains, and what a
+    benchmark gives a peer trainer so that both train the same adapter shape."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=hp.r,
+        lora_alpha=hp.alpha,
+        lora_dropout=hp.dropout,
+        target_modules=list(hp.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
 def train_lora(
     base_model_path: Path,
     train_rows: Sequence[Mapping[str, Any]],
@@ -164,7 +179,7 @@ def train_lora(
 
     offline_env()
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
     from transformers.trainer_callback import PrinterCallback
     from transformers.trainer_callback import ProgressCallback as HFProgress
@@ -200,15 +215,7 @@ def train_lora(
     model = AutoModelForCausalLM.from_pretrained(str(base_model_path), dtype=torch.float32)
     model.config.use_cache = False
     check_targets(model, hp.target_modules)
-    lora = LoraConfig(
-        r=hp.r,
-        lora_alpha=hp.alpha,
-        lora_dropout=hp.dropout,
-        target_modules=list(hp.target_modules),
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
-    peft_model = get_peft_model(model, lora)
+    peft_model = get_peft_model(model, lora_config(hp))
 
     parent = output_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
