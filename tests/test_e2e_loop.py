@@ -36,6 +36,7 @@ def embedded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
 def test_demo_domain_learns_end_to_end(embedded) -> None:  # type: ignore[no-untyped-def]
     from aion_assets.core.db import make_engine
     from aion_assets.core.migrate import upgrade
+    from aion_assets.demo.domains import generate_domain
     from aion_assets.demo.ingest import ingest_sample
     from aion_assets.memory.store import MemoryStore
     from aion_assets.runs import run_partition
@@ -43,7 +44,7 @@ def test_demo_domain_learns_end_to_end(embedded) -> None:  # type: ignore[no-unt
     settings, cache = embedded
     upgrade(settings.db_url)
     summary = ingest_sample(settings, domains=("acme/support",), echo=lambda _m: None)
-    assert summary["acme"]["interactions"] == 480
+    assert summary["acme"]["interactions"] == len(generate_domain("acme/support").interactions())
 
     out = run_partition(
         settings, "acme", "support", max_train_minutes=TRAIN_MINUTES, require_beats_control=("rougeL_body",),

@@ -7,7 +7,8 @@ Data plus a generator (a composition root: it may import anything):
 - ``generator.py``: turns a company's world into questions, interactions, self-edits and the
   pipeline's curated rows (its split and row shape);
 - ``objects.py``: the generated domain's objects; ``traffic.py``: agents' editors (human, model,
-  rule) and customers' details (PII) in part of the training questions;
+  rule), customers' details (PII) in part of the training questions, and the traffic nobody
+  corrected (most of it: interactions without a self-edit);
 - ``acme.py``, ``globex.py``: the code inventing each company's values; ``domains.py``: them by name;
 - ``export.py``: curated JSONL and scenario files; ``ingest.py``: the sample through the HTTP API.
 
@@ -25,13 +26,21 @@ from __future__ import annotations
 
 from aion_assets.demo.domains import DOMAINS, generate_demo_domain, generate_domain
 from aion_assets.demo.export import scenario_items, write_curated_jsonl, write_jsonl, write_scenarios_yaml
-from aion_assets.demo.objects import DEFAULT_EVAL_SHARE, DemoDomain, DemoExample, DemoQuestion, DomainSpec
+from aion_assets.demo.objects import (
+    DEFAULT_EVAL_SHARE,
+    DemoDomain,
+    DemoExample,
+    DemoInteraction,
+    DemoQuestion,
+    DomainSpec,
+)
 
 __all__ = [
     "DEFAULT_EVAL_SHARE",
     "DOMAINS",
     "DemoDomain",
     "DemoExample",
+    "DemoInteraction",
     "DemoQuestion",
     "DomainSpec",
     "generate_demo_domain",

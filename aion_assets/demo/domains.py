@@ -35,6 +35,7 @@ def generate_domain(
     eval_share: float = DEFAULT_EVAL_SHARE,
     noise_share: float = 0.05,
     start: datetime | None = None,
+    uncorrected_per_question: int = 13,
 ) -> DemoDomain:
     """Generate one fictional domain.
 
@@ -48,6 +49,9 @@ def generate_domain(
             ``split_of``; the default is the pipeline's default).
         noise_share: share of edits that are low-reward or rejected (noise the curation drops).
         start: timestamp of the first interaction (default 2026-03-02 08:00 UTC).
+        uncorrected_per_question: interactions nobody corrected, per question (``n_facts`` times
+            this many, within the corrected traffic's span; 0: none). With the defaults a tenant
+            has 480 corrected and 1,040 uncorrected interactions.
 
     Returns:
         A DemoDomain; identical arguments give an identical domain.
@@ -67,6 +71,7 @@ def generate_domain(
         eval_share=eval_share,
         noise_share=noise_share,
         start=start,
+        uncorrected_per_question=uncorrected_per_question,
     )
 
 

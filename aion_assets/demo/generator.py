@@ -11,8 +11,9 @@ the same way, so "a domain it has never seen" goes through the very same code pa
 
 Who edited each answer (human, model or rule) and which training questions quote a customer's
 details are decided afterwards by :mod:`aion_assets.demo.traffic`, with random generators of its
-own, so the draws here (and with them ids, splits and held-out questions) do not depend on it.
-Each interaction goes to the agent of its channel (``DomainSpec.agent_for``).
+own, so the draws here (and with them ids, splits and held-out questions) do not depend on it; so
+is the uncorrected traffic (interactions without an edit: most of the traffic). Each interaction
+goes to the agent of its channel (``DomainSpec.agent_for``).
 
 The split and the row shape are the pipeline's own (``aion_assets.seal.datasets.rows``): an
 example's split is ``split_of(interaction_id, eval_share)`` and a curated row is
@@ -34,7 +35,14 @@ from pydantic import BaseModel
 from aion_assets.core.errors import ConfigError
 from aion_assets.demo.loader import CHANNELS, CompanyTemplate, Topic, common_phrases, load_company
 from aion_assets.demo.objects import DEFAULT_EVAL_SHARE, DemoDomain, DemoExample, DemoQuestion, DomainSpec
-from aion_assets.demo.traffic import with_customers, with_editors
+from aion_assets.demo.traffic import (
+    TRAFFIC_CHANNELS,
+    Asked,
+    uncorrected_traffic,
+    with_customers,
+    with_editors,
+    worded,
+)
 from aion_assets.seal.datasets.rows import split_of
 
 # ----------------------------------------------------------------------------------------------
@@ -128,6 +136,7 @@ def generate(
     eval_share: float = DEFAULT_EVAL_SHARE,
     noise_share: float = 0.05,
     start: datetime | None = None,
+    uncorrected_per_question: int = 13,
 ) -> DemoDomain:
     """Generate COMPANY's domain (see :func:`aion_assets.demo.domains.generate_domain` for the arguments).
 
@@ -136,6 +145,8 @@ def generate(
     """
     if n_facts < 1 or paraphrases_per_question < 1:
         raise ConfigError("n_facts and paraphrases_per_question must be at least 1")
+    if uncorrected_per_question < 0:
+        raise ConfigError(f"uncorrected_per_question must be at least 0, got {uncorrected_per_question}")
     if not 0.0 < eval_share < 1.0:
         raise ConfigError(f"eval_share must be in (0, 1), got {eval_share}")
     template = company.template()
@@ -164,6 +175,12 @@ def generate(
     kinds = {q.question_id: q.kind for q in questions}
     key = f"{company.name}:{seed}"
     examples = with_customers(with_editors(examples, spec, kinds, key), spec, key)
+    extra = world.items[n_facts:]
+    for topic, values in extra:
+        _check_placeholders(template, topic, values)
+    uncorrected = uncorrected_traffic(
+        spec, _asked(spec, items, extra, examples), examples, key, uncorrected_per_question * n_facts
+    )
     keys = template.catalogue_keys
     catalog = sorted({values[k] for _, values in items for k in keys if k in values} | {spec.company})
     return DemoDomain(
@@ -173,7 +190,26 @@ def generate(
         examples=tuple(examples),
         eval_share=eval_share,
         catalog_terms=tuple(catalog),
+        uncorrected=tuple(uncorrected),
     )
+
+
+def _asked(
+    spec: DomainSpec,
+    items: list[tuple[Topic, dict[str, str]]],
+    extra: list[tuple[Topic, dict[str, str]]],
+    examples: list[DemoExample],
+) -> list[Asked]:
+    """What uncorrected traffic asks: the questions with a training paraphrase (ids as in ``generate``)
+    and the builder's items beyond ``n_facts`` (entities outside the question set, ids ``...-x000``)."""
+    trained = {e.question_id for e in examples if e.split == "train"}
+    prefix = f"{spec.tenant_id}-{spec.domain}"
+    asked = [Asked(f"{prefix}-q{qi:03d}", topic, values, topic.answer.format(**values))
+             for qi, (topic, values) in enumerate(items)]
+    asked = [a for a in asked if a.question_id in trained]
+    asked += [Asked(f"{prefix}-x{xi:03d}", topic, values, topic.answer.format(**values))
+              for xi, (topic, values) in enumerate(extra)]
+    return asked
 
 
 def _check_placeholders(template: CompanyTemplate[Any], topic: Topic, values: dict[str, str]) -> None:
@@ -197,10 +233,7 @@ def _paraphrases(rng: random.Random, topic: Topic, values: dict[str, str], n: in
     while len(out) < n:
         base = templates[len(out) % len(templates)].format(**values)
         opener, closer = rng.choice(phrases.openers), rng.choice(phrases.closers)
-        text = opener + (
-            base[0].lower() + base[1:] if opener and not base.startswith(("I ", "I'm")) else base
-        )
-        text = text + closer
+        text = worded(base, opener, closer)
         attempts += 1
         if text in seen and attempts < 50 * n:
             continue
@@ -242,7 +275,7 @@ def _example(
         status = "approved"
     meta = {"domain": spec.domain, "question_id": qid, "paraphrase": pi, "facts": list(facts)}
     user_id = f"user-{rng.randint(1, 400):04d}"
-    channel = rng.choice(("web", "web", "app", "email", "chat"))
+    channel = rng.choice(TRAFFIC_CHANNELS)
     interaction = {
         "id": interaction_id,
         "tenant_id": spec.tenant_id,

@@ -3,9 +3,10 @@
 ``ingest_sample`` serves the FastAPI app in-process on a free loopback port, configures each
 demo tenant as a real one is configured (its two agents' domain and system prompt, its company
 name on the scrub allow-list, a scrub pattern for its customer references; its catalogue is
-learned from its answers) and sends the domain's traffic (some of it quoting customers' details)
-and self-edits by human, model and rule editors through ``MemoryClient``; a scripted reviewer then
-decides them with the console's own ``decide``.
+learned from its answers) and sends the domain's traffic (some of it quoting customers' details:
+the corrected interactions, then the larger share nobody corrected) in batches and the self-edits
+by human, model and rule editors through ``MemoryClient``; a scripted reviewer then decides them
+with the console's own ``decide``.
 Re-running it is safe: every interaction and edit has a fixed id (the API's idempotency key), so
 the second run stores nothing new and decides nothing.
 """
@@ -118,8 +119,7 @@ def ingest_sample(
         }
         for domain in generated:
             configure_demo_tenant(owner_store, domain)
-            echo(f"posting {domain.spec.tenant_id}'s traffic and self-edits ({len(domain.examples)} interactions: "
-                 f"{sample_profile(domain)})")
+            echo(f"posting {domain.spec.tenant_id}'s traffic and self-edits ({sample_profile(domain)})")
             with MemoryClient(base, tokens[domain.spec.tenant_id]) as client:
                 post_domain(client, domain, review=False)
         for name, domain in zip(domains, generated, strict=True):
@@ -136,7 +136,8 @@ def ingest_sample(
 
 
 def post_domain(client: MemoryClient, domain: DemoDomain, *, review: bool = True) -> None:
-    """Send DOMAIN's interactions in batches, then each edit, reviewed as its reviewer decided unless not REVIEW.
+    """Send DOMAIN's interactions (corrected and uncorrected) in batches, then each edit, reviewed as its
+    reviewer decided unless not REVIEW.
 
     The tenant is the client token's (the token needs the writer and reviewer roles); edits
     already stored are not reviewed again, so posting twice stores nothing new.
@@ -200,12 +201,14 @@ def review_domain(client: MemoryClient, domain: DemoDomain, *, reviewer: str) ->
 
 
 def sample_profile(domain: DemoDomain) -> str:
-    """One line on DOMAIN's sample: interactions per agent, edits per editor type, questions quoting PII."""
-    agents = Counter(e.interaction["agent_id"] for e in domain.examples)
+    """One line on DOMAIN's sample: interactions (corrected, uncorrected) per agent, edits per editor type,
+    questions quoting PII."""
+    agents = Counter(i["agent_id"] for i in domain.interactions())
     editors = Counter(e.self_edit["editor_type"] for e in domain.examples)
-    with_pii = sum(1 for e in domain.examples if e.pii)
+    with_pii = sum(1 for e in domain.examples if e.pii) + sum(1 for u in domain.uncorrected if u.pii)
     return (
-        "agents " + ", ".join(f"{a} {n}" for a, n in agents.items())
+        f"{len(domain.examples) + len(domain.uncorrected)} interactions, {len(domain.examples)} corrected and "
+        f"{len(domain.uncorrected)} not: agents " + ", ".join(f"{a} {n}" for a, n in agents.items())
         + "; self-edits by " + ", ".join(f"{k} {editors[k]}" for k in ("human", "model", "rule") if editors[k])
         + f"; {with_pii} questions quote a customer's details (PII)"
     )

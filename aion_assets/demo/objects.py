@@ -1,8 +1,9 @@
-"""The objects of a generated demo domain: its spec, its questions, its traffic with corrections.
+"""The objects of a generated demo domain: its spec, its questions, its traffic with and without corrections.
 
 Plain frozen data (:mod:`aion_assets.demo.generator` builds them, :mod:`aion_assets.demo.traffic`
-adds agents' editors and customers' details); ``DemoDomain`` turns its examples into the
-pipeline's rows (``aion_assets.seal.datasets.rows``), as curation does.
+adds agents' editors, customers' details and the uncorrected traffic); ``DemoDomain`` turns its
+examples (the corrected interactions) into the pipeline's rows (``aion_assets.seal.datasets.rows``),
+as curation does; its uncorrected interactions have no edit and make no row.
 """
 
 from __future__ import annotations
@@ -70,8 +71,19 @@ class DemoExample:
 
 
 @dataclass(frozen=True)
+class DemoInteraction:
+    """One interaction nobody corrected (the agent's answer was good enough): no self-edit, never trained on."""
+
+    interaction: dict[str, Any]
+    #: The question asked (an id of ``DemoDomain.questions``, or of an entity outside them: ``...-x000``).
+    question_id: str
+    #: The customer's details the question quotes, if any.
+    pii: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DemoDomain:
-    """A generated domain: its spec, its questions and the traffic with its corrections."""
+    """A generated domain: its spec, its questions, the traffic with its corrections and the traffic without."""
 
     spec: DomainSpec
     seed: int
@@ -79,6 +91,8 @@ class DemoDomain:
     examples: tuple[DemoExample, ...]
     eval_share: float = DEFAULT_EVAL_SHARE
     catalog_terms: tuple[str, ...] = ()
+    #: Interactions without a self-edit (most of the traffic, as in production).
+    uncorrected: tuple[DemoInteraction, ...] = ()
 
     @property
     def style(self) -> HouseStyle:
@@ -111,11 +125,12 @@ class DemoDomain:
                 for a in self.spec.agents or (self.spec.agent_id,)}
 
     def interactions(self) -> list[dict[str, Any]]:
-        """Interaction rows in the memory store's shape (JSON-serializable)."""
-        return [dict(e.interaction) for e in self.examples]
+        """Every interaction row in the memory store's shape (JSON-serializable): the corrected ones
+        (``examples``, in their order) first, then the uncorrected ones."""
+        return [dict(e.interaction) for e in self.examples] + [dict(u.interaction) for u in self.uncorrected]
 
     def self_edits(self) -> list[dict[str, Any]]:
-        """Self-edit rows in the memory store's shape, ``interaction_id`` pointing at the above."""
+        """Self-edit rows in the memory store's shape, ``interaction_id`` pointing at the corrected interactions."""
         return [dict(e.self_edit) for e in self.examples]
 
     def curated_rows(self, split: Split | None = None, min_reward: float = 0.5) -> list[dict[str, Any]]:
