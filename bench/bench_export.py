@@ -22,11 +22,12 @@ With ``--scrub`` (issue 11, "scrub once"), the rows carry PII and the export goe
   (names, e-mails, phones, order numbers vary) and the answers from a pool ten times smaller, so
   the NER runs on about 1.1 x DISTINCT texts whatever the number of rows; its time is reported,
   with the count of texts analysed;
-- *warm*: the same export again, timed on its own: every text's detections are read from the
-  store (one query per batch of rows and pass), the policy applied, rows streamed. The
-  per-request memo of detections is switched off for the timed warm runs (``--memo`` keeps it),
-  so that the pooled prompts do not flatter the figure: every distinct text of a batch is looked
-  up in the store as a never-repeated prompt would be;
+- *warm*: the same export again, timed on its own: every text's scrub result under the tenant's
+  policy is read from ``scrub_results`` (one query per batch of rows; the cold export stored it),
+  its placeholders rendered, rows streamed: no policy step, no detection read. The per-request memo
+  of detections is switched off for the timed warm runs (``--memo`` keeps it), and results are
+  looked up per batch only, so the pooled prompts do not flatter the figure: every distinct text
+  of a batch is looked up in the store as a never-repeated prompt would be;
 - *peak RSS*: the process's resident memory sampled every 20 ms during a warm export, minus its
   value when the export starts (flat across sizes means memory does not grow with the rows);
 - *baseline*: the same rows through curation without scrubbing, same run;
@@ -330,8 +331,9 @@ def main_scrub(args: argparse.Namespace) -> int:
         "Cold: the first export; every distinct text is analysed by the NER (and the re-scan of each output) and "
         f"stored in `scrub_detections`; prompts come from a pool of DISTINCT texts and answers from a pool ten "
         "times smaller, so cold analyses about 2.2 x DISTINCT texts (originals and re-scans) whatever the rows. "
-        "Warm: the same export again (best of two), timed apart from the cold one: detections read from the store "
-        "(one query per batch of rows and pass), the policy applied, rows streamed; "
+        "Warm: the same export again (best of two), timed apart from the cold one: each text's result under the "
+        "policy (final spans, stored by the cold export in `scrub_results`) read from the store, one query per batch "
+        "of rows, placeholders rendered, rows streamed (no policy step, no detection read); "
         f"{'the per-request memo on' if args.memo else 'the per-request memo of detections off, so every distinct text of a batch is looked up in the store'}. "
         "Peak RSS growth: resident memory sampled every 20 ms during the warm export, above its level when the "
         "export started. Baseline: the same rows curated without scrubbing, same run. +1,000: 1,000 new "

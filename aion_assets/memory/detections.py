@@ -13,7 +13,10 @@ the expensive part of scrubbing and depends only on the text and ``Scrubber.vers
   ``apply_many`` go through it too, so the re-scan of an output seen before costs no NER either;
 - ``StoredScrubber`` is what curation calls (``scrub_many``): the same results as
   ``Scrubber.scrub_many`` (``tests/memory/test_scrub_detections.py`` checks equality), with the
-  counts of texts analysed and reused.
+  counts of texts analysed and reused. It also reads and stores each text's *result* under the
+  policy (``aion_assets.memory.scrub_results``: the final spans), so an export of unchanged texts
+  under an unchanged policy runs no policy step and reads no detection
+  (``tests/memory/test_scrub_results.py``).
 
 What it costs: a dataset build or an export on unchanged history analyses nothing; new approvals
 analyse only their own texts; a learned-vocabulary or list change analyses none of the stored
@@ -188,7 +191,13 @@ class StoredAnalysis:
 
 
 class StoredScrubber:
-    """``Scrubber.scrub_many`` / ``scrub_group`` on stored detections (module docstring).
+    """``Scrubber.scrub_many`` / ``scrub_group`` on stored detections and stored results (module docstring).
+
+    ``scrub_many`` first reads the stored result of each text under the policy
+    (``aion_assets.memory.scrub_results``): a warm export does no policy step and reads no detection;
+    the texts without one go through the policy step on stored detections (``Scrubber.analyze_many``,
+    the spans ``apply_many`` replaces), and their results are stored. ``scrub_group`` (pseudonyms
+    shared by a group) always applies the policy.
 
     Args:
         scrubber: the process's engine (``memory.scrub.engine.get_scrubber()``).
@@ -197,8 +206,13 @@ class StoredScrubber:
     """
 
     def __init__(self, scrubber: Scrubber, store: DetectionStore, tenant_id: str) -> None:
+        from aion_assets.memory.scrub_results import ResultStore
+
         self.scrubber = scrubber
         self.analysis = StoredAnalysis(store, tenant_id, scrubber)
+        self.results = ResultStore(store.engine)
+        self.results_reused = 0  # texts whose stored result was read (no policy step, no detection read)
+        self._fingerprint: tuple[ScrubPolicy, str] | None = None
 
     @property
     def analysed(self) -> int:
@@ -207,12 +221,36 @@ class StoredScrubber:
 
     @property
     def reused(self) -> int:
-        """Texts whose stored detections this object read."""
-        return self.analysis.reused
+        """Texts whose stored analysis this object read: their detections, or their result under the policy."""
+        return self.analysis.reused + self.results_reused
 
     def scrub_many(self, texts: Sequence[str], policy: ScrubPolicy | None = None) -> list[ScrubResult]:
         """What ``Scrubber.scrub_many(texts, policy)`` returns, analysing only texts not stored yet."""
-        return self.scrubber.apply_many(texts, policy, self.analysis)
+        from aion_assets.memory.scrub.engine import ScrubPolicy, result_of
+
+        policy = policy or ScrubPolicy()
+        key = self._policy_key(policy)
+        version, tenant_id = self.analysis.version, self.analysis.tenant_id
+        shas = [text_sha256(x) for x in texts]
+        first_text = dict(zip(shas, texts, strict=True))
+        stored = self.results.get_many(tenant_id, version, key, list(first_text))
+        self.results_reused += len(stored)
+        missing = [s for s in first_text if s not in stored]
+        if missing:
+            # The spans apply_many would replace (same passes, same source); result_of renders them.
+            fresh = self.scrubber.analyze_many([first_text[s] for s in missing], policy, self.analysis)
+            computed = {s: tuple(spans) for s, spans in zip(missing, fresh, strict=True)}
+            self.results.put_many(tenant_id, version, key, computed)
+            stored.update(computed)
+        # A text repeated in the call (an agent id, a model version) is rendered once.
+        done: dict[str, ScrubResult] = {}
+        out = []
+        for sha, text in zip(shas, texts, strict=True):
+            res = done.get(sha)
+            if res is None:
+                res = done[sha] = result_of(text, stored[sha])
+            out.append(res)
+        return out
 
     def scrub_group(self, texts: Sequence[str], policy: ScrubPolicy | None = None) -> list[ScrubResult]:
         """What ``Scrubber.scrub_group(texts, policy)`` returns, analysing only texts not stored yet."""
@@ -220,4 +258,13 @@ class StoredScrubber:
 
     def counts(self) -> dict[str, Any]:
         """Texts analysed and reused, for metadata and logs."""
-        return {"texts_analysed": self.analysed, "texts_reused": self.reused, "scrubber_version": self.analysis.version}
+        return {"texts_analysed": self.analysed, "texts_reused": self.reused,
+                "results_reused": self.results_reused, "scrubber_version": self.analysis.version}
+
+    def _policy_key(self, policy: ScrubPolicy) -> str:
+        """POLICY's fingerprint under the engine's threshold; computed once per policy object."""
+        from aion_assets.memory.scrub.policy import policy_fingerprint
+
+        if self._fingerprint is None or self._fingerprint[0] is not policy:
+            self._fingerprint = (policy, policy_fingerprint(policy, self.scrubber.score_threshold))
+        return self._fingerprint[1]

@@ -13,7 +13,8 @@ which has DELETE on the memory tables, is enough; no owner credentials are neede
   keyed by the sha256 of each prompt, answer, original and edited output, reason code and listed
   fact, for every scrubber version (with no user given: all of the tenant's rows). A row of a text
   that another user's interaction repeats goes too; it holds no value and is analysed again when
-  needed.
+  needed. The stored scrub results of the same texts (``scrub_results``, migration 0007) go with
+  them, for every scrubber version and policy (not counted apart: they follow the detections).
 
 ``evaluations`` rows are not touched: they hold aggregate metrics per model version and dataset,
 never a user id or a text (the per-example answers live in evaluation reports in the artifact
@@ -190,6 +191,9 @@ def _purge_detections(conn: Connection, tenant_id: str, shas: Sequence[str] | No
         else:
             # RETURNING, not rowcount: a count every driver agrees on.
             total += len(conn.execute(sa.delete(table).where(*where).returning(table.c.text_sha256)).all())
+            r = t.scrub_results.c
+            results = [r.tenant_id == tenant_id] + ([] if part is None else [r.text_sha256.in_(list(part))])
+            conn.execute(sa.delete(t.scrub_results).where(*results))
     return total
 
 

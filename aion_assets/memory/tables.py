@@ -102,4 +102,16 @@ scrub_detections = sa.Table(
     comment="What the scrubber's analysis found in a text (offsets, types, scores; never a value); migration 0005.",
 )
 
-TENANT_TABLES = ("interactions", "self_edits", "evaluations", "scrub_detections")
+scrub_results = sa.Table(
+    "scrub_results",
+    metadata,
+    sa.Column("text_sha256", sa.String(64), primary_key=True),
+    sa.Column("tenant_id", sa.String(128), primary_key=True),
+    sa.Column("scrubber_version", sa.String(128), primary_key=True),
+    sa.Column("policy_sha256", sa.String(64), primary_key=True),
+    sa.Column("spans", sa.Text, nullable=False),
+    sa.Column("stored_at", TS, nullable=False),
+    comment="The spans a policy replaces in a text (offsets and types; never a value); migration 0007.",
+)
+
+TENANT_TABLES = ("interactions", "self_edits", "evaluations", "scrub_detections", "scrub_results")

