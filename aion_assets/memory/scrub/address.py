@@ -34,6 +34,14 @@ STREET\nLONDON NW1 6XE": a line without lower-case letters is read once more wit
 capitalised). "<number> <Name> Line/Cross/Gap/Gate..." is a street only when the name is no
 ordinary phrase ("3 Payne Line", not "24 Hour Support Line").
 
+Also (issue 11, typed forms): "Austin TX 78701" and "New Brian QC T6L3S2" without the comma, Irish
+"Co. Clare", Nordic "Karl Johans gate 22", "120 W 72nd St", Japanese romaji "2-3-1 Marunouchi,
+Chiyoda-ku, Tokyo 100-0005", NL/FR "8-A", "231 bis", lower-case "via dante 15", "1200 w main st",
+"sydney nsw 2000", more cues ("i'm at", "went to", "left at", "addr"), after a cue a street type and
+its name alone ("my address is rue humbert"), a known town right after the block ("..., paris"),
+and "5 HIGH ST" on a label. "3 Smart Lights", "2 Access Points", "Floor 2 Hallway Light" are goods
+(a small number, ordinary words, a street type that people also count): faint anchors only.
+
 A quantity with its unit is never an anchor ("1000 MB", "5 GB", "30 days", "2 hours"); a Dutch
 postcode whose letters spell a unit ("1012 MB Amsterdam") is only a weak anchor, so it needs a
 street beside it.
@@ -50,22 +58,59 @@ from aion_assets.memory.scrub.address_formats import (
     ADDRESS_CUE,
     CUE_ANYWHERE,
     CUED_NAME_NUMBER,
+    CUED_PREFIXED,
     CUED_STREET,
     FAINT_RE,
     FILLER,
     GAP,
+    LOWER_PREFIXED,
+    NAME_ONLY_STREET_RE,
     PLAIN_STREET,
     QUANTITY,
+    STREET_WORD,
     STRONG_RE,
     TOWN_TAIL,
     WEAK_RE,
 )
+from aion_assets.memory.scrub.gazetteers import place_gazetteer
 from aion_assets.memory.scrub.recognizers import make_result
 from aion_assets.memory.scrub.words import is_common_word
 
 _WORDS = re.compile(r"[^\W\d_]+")
 _CAPS_WORD = re.compile(r"(?<![<\w-])[A-ZÀ-ÖØ-Þ]{3,}\b(?![>_\d-])")  # not a placeholder's name, not a code
 _CAPS_LINE = re.compile(r"(?m)^[^a-zß-öø-ÿ\n]+$")  # a line with no lower-case letter
+# Two-letter street abbreviations in capitals ("5 HIGH ST"), not a state before its ZIP ("HARTFORD CT 06103").
+_CAPS_ABBREV = re.compile(r"(?<![<\w-])(?:ST|RD|DR|LN|CT|PL|SQ|AV)\b(?![>_-]|[ \t]*\d)")
+# A town after the street, typed without a postcode: "5 rue des lilas, paris", "rua augusta 120 lisboa".
+_TOWN_AFTER = re.compile(r"(?:,[ \t]*|[ \t]+)([^\W\d_][\w'’-]*(?:[ \t-][^\W\d_][\w'’-]*){0,2})")
+
+
+def _known_town_end(text: str, end: int) -> int:
+    """Where a known town (gazetteer, any case) right after an address block ends, else END."""
+    m = _TOWN_AFTER.match(text, end)
+    if m is None:
+        return end
+    places = place_gazetteer()
+    words = list(re.finditer(r"[^\W\d_][\w'’]*", m.group(1)))
+    for k in range(len(words), 0, -1):
+        name = m.group(1)[: words[k - 1].end()]
+        if name in places or name.title() in places:
+            return m.start(1) + words[k - 1].end()
+    return end
+
+
+def _counted_goods(match: re.Match[str], text: str) -> bool:
+    """True for "3 Smart Lights", "2 Access Points", "4 Door Locks": a small number, ordinary words and a
+    street type that is also a thing people count, with no address cue before it."""
+    value = match.group()
+    number = re.match(r"\d+", value)
+    words = _WORDS.findall(value)
+    if (number is not None and len(number.group()) > 2) or len(words) < 2 or "\n" in value:
+        return False
+    name, suffix = words[:-1], words[-1]
+    if STREET_WORD.fullmatch(suffix) or not all(is_common_word(w) for w in name):
+        return False
+    return not ADDRESS_CUE.search(text, max(0, match.start() - 40), match.start())
 
 
 def _capitalise(word: re.Match[str]) -> str:
@@ -87,20 +132,27 @@ class AionStreetAddressRecognizer(EntityRecognizer):
         anchors: list[tuple[int, int, int]] = []  # (start, end, 2 strong / 1 weak / 0 faint)
         # A label typed in capitals ("12 BAKER STREET\nLONDON NW1 6XE") is read once more with its
         # words capitalised (same length, so offsets hold); postcodes and two-letter codes stay as typed.
-        recased = _CAPS_LINE.sub(lambda line: _CAPS_WORD.sub(_capitalise, line.group()), text)
+        recased = _CAPS_LINE.sub(
+            lambda line: _CAPS_ABBREV.sub(_capitalise, _CAPS_WORD.sub(_capitalise, line.group())), text)
         views = [text] if recased == text else [text, recased]
         for view in views:
             for strength, patterns in ((2, STRONG_RE), (1, WEAK_RE), (0, FAINT_RE)):
                 for rx in patterns:
-                    anchors.extend((m.start(), m.end(), strength) for m in rx.finditer(view)
+                    # "3 Smart Lights" is goods, not "3 Smart Street": it only joins a real address
+                    goods = rx is STRONG_RE[0] or rx is NAME_ONLY_STREET_RE  # "Hallway Light" too
+                    anchors.extend((m.start(), m.end(), 0 if goods and _counted_goods(m, view)
+                                    else strength) for m in rx.finditer(view)
                                    if m.end() > m.start() and not QUANTITY.fullmatch(m.group()))
         anchors.extend((m.start(), m.end(), 2) for m in CUED_STREET.finditer(text)
                        if ADDRESS_CUE.search(text, max(0, m.start() - 40), m.start()))
         for cue in CUE_ANYWHERE.finditer(text):  # "my address is matthiasring 6, ..."
-            m = CUED_NAME_NUMBER.match(text, cue.end())
+            m = CUED_NAME_NUMBER.match(text, cue.end()) or CUED_PREFIXED.match(text, cue.end())
             if m:
                 anchors.append((m.start(), m.end(), 2))
         anchors.extend((m.start(), m.end(), 2) for m in PLAIN_STREET.finditer(text)
+                       if not all(is_common_word(w) for w in _WORDS.findall(m.group(1))))
+        # "via dante 15", "rua augusta 120", not "via email 2"
+        anchors.extend((m.start(), m.end(), 2) for m in LOWER_PREFIXED.finditer(text)
                        if not all(is_common_word(w) for w in _WORDS.findall(m.group(1))))
         if not anchors:
             return []
@@ -121,7 +173,7 @@ class AionStreetAddressRecognizer(EntityRecognizer):
             if n_strong == 0 and n_weak < 2:
                 continue
             tail = TOWN_TAIL.match(text, end)
-            if tail:  # a town alone on the line after the street (UK style)
-                end = tail.end()
+            # a town alone on the line after the street (UK style), or a known town right after it
+            end = tail.end() if tail else _known_town_end(text, end)
             out.append(make_result(self, "STREET_ADDRESS", start, end, 0.9 if n_strong else 0.7))
         return out

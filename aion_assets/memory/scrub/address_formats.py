@@ -17,7 +17,8 @@ _PART = (
     r"les|lès|y|e|en|sur|sous|am|an|im|bei|vorm|upon|on|op|aan|aan den|ob)"
 )
 _NAME = rf"{_W}(?:[ \t]+(?:{_PART}[ \t]+)?{_W}){{0,3}}"
-_NUM = r"\d{1,5}[a-zA-Z]?(?:[-/]\d{1,5}[a-zA-Z]?){0,2}"  # 12, 12a, 12-14, 40/31/39 (PL house/flat)
+# 12, 12a, 12-14, 40/31/39 (PL house/flat), NL "8-A", FR/NL "231 bis"
+_NUM = r"\d{1,5}[a-zA-Z]?(?:[-/]\d{1,5}[a-zA-Z]?){0,2}(?:-[A-Za-z](?!\w))?(?:[ \t](?:bis|ter)\b)?"
 
 # USPS street suffixes and common UK/IE/AU/IN ones (the real-world closed lists).
 _SUFFIX = (
@@ -41,7 +42,7 @@ _SUFFIX = (
 # Compound-word street types (German, Dutch, Scandinavian), matched case-insensitively at a word end.
 _COMPOUND = (
     "straße|strasse|str\\.|weg|gasse|allee|platz|ring|damm|ufer|chaussee|steig|pfad|markt|graben|"
-    "laan|straat|boulevard|plein|gracht|kade|singel|dreef|baan|hof|dijk|pad|steeg|park|plantsoen|wal|"
+    "laan|straat|boulevard|plein|gracht|kade|singel|dreef|baan|hof|dijk|pad|steeg|park|plantsoen|wal|steenweg|"
     "gatan|vägen|vej|gade|veien|gata|zeile|stieg|gässchen|kai|straatweg|burgwal|erf|"
     "stigen|gränd|gränden|torget|backen|platsen|allén|leden|slingan|gången|stråket|torg|väg|"
     "vegen|gate|stien|bakken|svingen|kroken|tunet|jordet|løkka|haugen|åsen|lunden|stranda|gjerdet|krenten|"
@@ -58,11 +59,12 @@ _PREFIX = (
     "ul\\.|ulica|al\\.|aleja|pl\\.|os\\.|osiedle|vial|condom[ií]nio|favela|ladeira|praia|estrada|rodovia|vila|"
     "jardim|setor|quadra|residencial|viela|c/|r\\.|tv\\.|trav\\.|pç\\.|estr\\.|conjunto|viaduto|passarela|"
     "aeroporto|vereda|trecho|núcleo|loteamento|parque|chácara|sítio|lagoa|distrito|fazenda|plac|skwer|rondo|"
-    "bulwar|pza\\.|ctra\\.|pº|avd\\.|avda|av"
+    "bulwar|pza\\.|ctra\\.|pº|avd\\.|avda|av|chaussée|chaussee|drève|ruelle|venelle|cité|résidence|esplanade|"
+    "promenade|parvis|montée|rampe"
 )
 _UNIT = (
     r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Studio|Room|Rm\.?|Floor|Fl\.?|Bldg\.?|Building|"
-    r"Piso|Puerta|Planta|Esc\.?|Piano|Appartamento|Interno|Int\.?|Scala|Étage|Bâtiment|Bât\.?|"
+    r"Appt\.?|Lgh\.?|Piso|Puerta|Planta|Esc\.?|Piano|Appartamento|Interno|Int\.?|Scala|Étage|Bâtiment|Bât\.?|"
     r"Wohnung|Whg\.?|Appartement|Appart\.?|Apto\.?|Apartamento|Dpto\.?|Depto\.?|Lokal|"
     r"H\.?\s?No\.?|House No\.?|Flat No\.?|P\.?O\.? Box|Level|Lvl\.?|Shop|Villa|Block|Plot|Sector|"
     r"Stiege|Stg\.?|Top|Tür|bus|boîte|bte\.?|Bus|lok\.?|m\.|RD)"
@@ -84,6 +86,22 @@ _QUANTITY = re.compile(
     re.IGNORECASE,
 )
 
+# Parcel carriers: "shipped via DHL 12345678" is a tracking number, not "Via Roma 12".
+_NOT_CARRIER = (
+    r"(?!(?i:dhl|ups|usps|fedex|tnt|gls|dpd|royal[ \t]+mail|postnl|hermes|evri|correos|colissimo|chronopost|"
+    r"inpost|an[ \t]+post|purolator|yodel|parcelforce|bpost|posti|postnord|ctt|sedex|amazon|courier|post)\b)"
+)
+# US states and territories (USPS codes), as written before a ZIP code: "Austin TX 78701".
+_US_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|"
+    "OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR|GU|VI"
+)
+# Irish counties, as written "Co. Clare" between the town and the Eircode.
+_IE_COUNTIES = (
+    "Antrim|Armagh|Carlow|Cavan|Clare|Cork|Derry|Donegal|Down|Dublin|Fermanagh|Galway|Kerry|Kildare|Kilkenny|"
+    "Laois|Leitrim|Limerick|Longford|Louth|Mayo|Meath|Monaghan|Offaly|Roscommon|Sligo|Tipperary|Tyrone|"
+    "Waterford|Westmeath|Wexford|Wicklow"
+)
 # Brazilian states (unidades federativas), as written after a town: "Jesus - RS".
 _BR_UF = "AC|AL|AP|AM|BA|CE|DF|ES|GO|MA|MT|MS|MG|PA|PB|PR|PE|PI|RJ|RN|RS|RO|RR|SC|SP|SE|TO"
 _STRONG = [
@@ -92,11 +110,12 @@ _STRONG = [
     # Hauptstraße 5 / Evelyne-Flantz-Weg 1-2 / Berliner Straße 12a / Kerkstraat 9
     rf"{_W}(?:[ \t]+{_W})?-?(?i:{_COMPOUND})(?!\w)[ \t]+{_NOT_YEAR}{_NUM}{_UNIT_TAIL}",
     rf"(?:{_NAME}[ \t]+)?(?:Straße|Strasse|Str\.|Weg|Allee|Allé|Platz|Gasse|Ring|Damm|Vej|Gade|Plads|Torv|Väg|"
-    rf"Gata|Gate|Veien|Laan|Straat)[ \t]+{_NOT_YEAR}{_NUM}{_UNIT_TAIL}",
+    rf"Gata|Veien|Laan|Straat)[ \t]+{_NOT_YEAR}{_NUM}{_UNIT_TAIL}",
     # 825, boulevard de François / 12 rue Victor Hugo
     rf"(?<![\w/-]){_NUM}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?i:{_PREFIX})[ \t]+(?:{_PART}[ \t]*)?{_NAME}",
     # Via Roma, 12 Piano 3 / Calle de Feliciana Contreras 92 Piso 0 / ul. Kołłątaja 79/19
-    rf"(?<!\w)(?i:{_PREFIX})[ \t]+(?:{_PART}[ \t]*)?{_NAME},?[ \t]+(?:{_NUM}|[Ss]/[Nn]){_UNIT_TAIL}",
+    rf"(?<!\w)(?i:{_PREFIX})[ \t]+{_NOT_CARRIER}(?:{_PART}[ \t]*)?{_NAME},?[ \t]+"
+    rf"(?:{_NUM}(?!\d)|[Ss]/[Nn]){_UNIT_TAIL}",
     # H.No. 97, Bhatti / 12/904, Luthra Nagar
     rf"(?<![\w/-])(?:H\.?\s?No\.?|House No\.?)[ \t]*{_NUM}(?:,?[ \t]+{_NAME})?",
     rf"(?<![\w/-])\d{{1,4}}/\d{{1,4}},?[ \t]*\n?[ \t]*{_NAME}",
@@ -110,6 +129,16 @@ _STRONG = [
     rf"(?<![\w/-])\d{{2}}-\d{{3}}[ \t]+{_NAME}",  # PL: 16-509 Dębica
     rf"{_NAME}[ \t]+[-–][ \t]+(?:{_BR_UF}),?[ \t]+\d{{5}}-?\d{{3}}(?![\w-])",  # BR: Cidade - UF, 12345-678
     rf"(?<![\w-])[{_UP}][a-zß-öø-ÿā-ſ][^\W\d_]*(?:[ \t]+{_W}){{0,2}}[ \t-]\d{{6}}(?![\w-])",  # IN: City-123456
+    # US without the comma: Austin TX 78701 (the state is one of the closed list)
+    rf"{_NAME}[ \t]+(?:{_US_STATES})[ \t]+\d{{5}}(?:-\d{{4}})?\b",
+    # Nordic street word after a genitive name: Karl Johans gate 22, Kongens gate 5, Dronning Eufemias gate 16
+    rf"(?:{_W}[ \t]+){{0,2}}[{_UP}][^\W\d_]*s[ \t]+(?:gate|gata|gatan|vei|veg|vej|gade|allé|plass|väg|vägen|"
+    rf"stræde|plads)[ \t]+{_NOT_YEAR}{_NUM}",
+    # US/CA numbered streets: 120 W 72nd St, 350 5th Avenue
+    rf"(?<![\w/-]){_NUM}[ \t]+(?:(?i:[nsew]|ne|nw|se|sw)\.?[ \t]+)?\d{{1,3}}(?:st|nd|rd|th)[ \t]+(?i:{_SUFFIX})\b\.?",
+    # JP (romaji), chōme-ban-gō before the district: 2-3-1 Marunouchi, Minami-Aoyama 4-5-6
+    rf"(?<![\w/.-])\d{{1,4}}-\d{{1,4}}-\d{{1,4}},?[ \t]+{_NAME}",
+    rf"{_NAME}[ \t]+\d{{1,4}}-\d{{1,4}}-\d{{1,4}}(?![\w-])",
 ]
 # Lower-case forms people type in chat ("22 baker street", "12 rue de rivoli"): only unmistakable
 # street words, since a lower-case name has no capital to tell it from ordinary words.
@@ -125,10 +154,14 @@ _NOT_STREET = (
     r"days?|weeks?|months?|years?|hours?|minutes?|mins?|seconds?|times?|items?|units?|users?|people|percent|"
     r"[kmgt]b|easy|simple|quick|new|old|free|extra|version|firmware|plan|model|page|step|option|tier|level|"
     r"channel|slot|port|mode|phase|number|no|size|gen|series|app|ios|android|windows|macos|release|update|"
-    r"build|chapter|section|part|zone|line|ticket|order|case|invoice|error|code)\b)"
+    r"build|chapter|section|part|zone|line|ticket|order|case|invoice|error|code|reception|desk|door|gate|counter|"
+    r"locker|room|platform|terminal|pickup|store|shop|checkout|aisle|bay|dock|tracking|parcel|box)\b)"
 )
+# A compass point before a lower-case street name: "1200 w main st".
+_LOWER_DIR = r"(?:(?:n|s|e|w|ne|nw|se|sw)\.?[ \t]+)?"
 _STRONG += [
-    rf"(?<![\w/-]){_NUM},?[ \t]+(?:{_NOT_STREET}{_LW}[ \t]+){{1,3}}(?:{_LOWER_SUFFIX})\b\.?"
+    rf"(?<![\w/-]){_NUM},?[ \t]+{_LOWER_DIR}(?:{_NOT_STREET}{_LW}[ \t]+|\d{{1,3}}(?:st|nd|rd|th)[ \t]+){{1,3}}"
+    rf"(?:{_LOWER_SUFFIX})\b\.?(?:[ \t]+(?:upper|lower|north|south|east|west)\b)?"
     rf"(?:,?[ \t]+(?i:{_UNIT})[ \t]*[\w/-]+)?",
     rf"(?<![\w/-]){_NUM},?[ \t]+(?:{_LOWER_PREFIX})[ \t]+(?:{_PART}[ \t]+)?{_LW}(?:[ \t]+{_LW})?",
     # CA: (ON) M5H 2M9; AU: (Sydney) NSW 2000
@@ -146,12 +179,15 @@ _STRONG += [
     rf"(?<![\w/.-])\d{{5}}-?\d{{3}}[ \t]+(?:{_PART}[ \t]+)?{_NAME}[ \t]*/[ \t]*(?:{_BR_UF})\b",
     # lower-case German/Dutch/Nordic compounds: "leustrasse 80", "hauptstr. 4", "genvägen 93", "fagottikatu 7"
     rf"(?<![\w-])[a-zß-öø-ÿā-ſ][a-zß-öø-ÿā-ſ-]{{1,40}}?(?:straße|strasse|str\.|gasse|allee|straat|laan|gracht|vägen|gatan|vej|"
-    rf"gade|veien|vegen|stræde|steeg|kade|singel|dreef|katu|kuja|polku|bulevardi|stigen|gränd|torget)(?!\w)"
+    rf"gade|veien|vegen|stræde|steeg|kade|singel|dreef|katu|kuja|polku|bulevardi|stigen|gränd|torget|platz|weg|"
+    rf"damm|ufer|markt|boulevard|plein|dijk|hof)(?!\w)"
     rf"[ \t]+{_NOT_YEAR}{_NUM}",
 ]
+_NAME_ONLY_STREET = rf"{_NAME}[ \t]+(?:{_SUFFIX})\b\.?"
 _WEAK = [
     rf"(?:{_LW}[ \t]+)?\b[a-z]{{1,2}}\d[a-z\d]?[ \t]+\d[a-z]{{2}}\b",  # (manchester) m1 2ab, beside a street only
-    r"(?<![\w-])[a-z]{2}[ \t]+\d{5}(?:-\d{4})?\b",  # lower-case US state + ZIP
+    # lower-case (town) US state + ZIP: "boise id 83702", "new york ny 10023"
+    rf"(?<![\w-])(?:{_NOT_TOWN}{_LW}[ \t]+){{0,2}}[a-z]{{2}}[ \t]+\d{{5}}(?:-\d{{4}})?\b",
     # lower-case 75001 paris
     rf"(?<![\w#$€£.,-])\d{{5}},?[ \t]+{_NOT_TOWN}[a-zß-öø-ÿā-ſ][a-zß-öø-ÿā-ſ-]{{2,}}\b(?:[ \t]*\([a-z]{{2}}\))?",
     rf"(?<!\w)(?i:{_UNIT})[ \t]*\d[\w/-]*",  # Studio 6 / Flat 12 / apt 4b
@@ -163,12 +199,17 @@ _WEAK = [
     rf"\b(?:Am|An[ \t]+der|An[ \t]+den|Auf[ \t]+der|Auf[ \t]+dem|Im|In[ \t]+der|Zum|Zur|Unter[ \t]+den|Hinter[ \t]+der|"
     rf"Vor[ \t]+dem|Bei[ \t]+der)[ \t]+{_W}(?:[ \t]+{_W})?[ \t]+\d{{1,4}}[a-z]?\b",
     rf"(?<!\w)(?i:c/o|attn\.?:?|z\.[ \t]?Hd\.?)[ \t]+{_NAME}",  # c/o Anna Weber
-    r"\bDublin[ \t]+\d{1,2}[wW]?\b",  # Dublin 6
+    r"\b(?i:dublin)[ \t]+\d{1,2}[wW]?\b",  # Dublin 6, dublin 1
     r"\b(?:[ac-fhknprtv-y]\d{2}|d6w|[AC-FHKNPRTV-Y]\d{2})[ \t]?[0-9a-z]{4}\b",  # eircode, lower or digits only
     # PT lower case: 7662-453 vila nova de santo andré
     rf"(?<![\w/.-])\d{{4}}-\d{{3}}[ \t]+[a-zß-öø-ÿā-ſ]{{3,}}(?:[ \t]+{_NOT_STREET}[a-zß-öø-ÿā-ſ]{{2,}}){{0,3}}",
     r"(?<![\w/.-])\d{5}-?\d{3}[ \t]+[a-zß-öø-ÿā-ſ' ]{3,40}?/[ \t]*[a-z]{2}\b",  # BR lower case: 29031932 novaes / rr
-    r"\b(?:nsw|vic|qld|wa|sa|tas|act|nt),?[ \t]+\d{4}\b",  # AU lower case
+    # AU lower case, with the suburb: "sydney nsw 2000"
+    rf"(?:{_NOT_TOWN}{_LW}[ \t]+){{0,2}}\b(?:nsw|vic|qld|wa|sa|tas|act|nt),?[ \t]+\d{{4}}\b",
+    rf"\bCo\.?[ \t]+(?:{_IE_COUNTIES})\b",  # IE: Co. Clare
+    r"(?i:\bco\.?[ \t]+(?:dublin|cork|galway|kerry|mayo|clare|wicklow|donegal|meath|kildare|limerick)\b)",
+    rf"\b{_W}-(?:ku|shi|cho|machi|gun|ward)\b",  # JP ward/city: Chiyoda-ku
+    rf"(?:{_NAME}[ \t]+)?〒?\d{{3}}-\d{{4}}(?![\w-])",  # JP postcode: Tokyo 100-0005
     r"(?:\b(?:ab|bc|mb|nb|nl|ns|nt|nu|on|pe|qc|sk|yt)[ \t]+)?\b[abceghj-nprstvxy]\d[abceghj-nprstv-z][ \t]?\d"
     r"[abceghj-nprstv-z]\d\b",  # CA lower case
     r"\b[a-z]{3,}[ \t-]\d{6}(?![\w-])",  # IN lower case: ranchi 800410
@@ -177,7 +218,7 @@ _WEAK = [
     r"(?<![\w/-])\d{2}-\d{3}[ \t]+[a-zß-öø-ÿā-ſ]{3,}",  # PL lower case: 62-481 ciechanów
     rf"{_NAME}[ \t]+[-–][ \t]+(?:{_BR_UF})\b",  # BR: Cidade - UF
     r"(?<![\w/.-])\d{5}-\d{3}(?![\w-])",  # BR CEP
-    rf"{_NAME}[ \t]+(?:{_SUFFIX})\b\.?",  # street name without number
+    _NAME_ONLY_STREET,  # street name without number
     rf"(?<!\w)(?i:{_PREFIX})[ \t]+(?:{_PART}[ \t]*)?{_NAME}",  # rue Bonnet
     # lower-case "via roma 12", "calle mayor 5", "aleja słowicza 06"
     rf"(?<!\w)(?:{_LOWER_PREFIX}|vicolo|stretto|aleja|plac|ulica|ul\.|alameda|travessa|praça|carrer|plaza|piazza|"
@@ -192,6 +233,9 @@ _FAINT = [
     rf"(?<![\w#$€£.,/:-])\d{{4}},?[ \t]*\n?[ \t]*{_NAME}(?:[ \t]*\([A-Z]{{2}}\))?",
     rf"(?<![\w#$€£.,/:-])\d{{4}},?[ \t]+{_NOT_TOWN}[a-zß-öø-ÿā-ſ][a-zß-öø-ÿā-ſ-]{{2,}}\b",
     rf"{_NAME}[ \t]+\d{{4}}(?![\w-])",  # town and 4-digit postcode: Auckland 1010
+    rf"{_NAME}[ \t]+\d{{5}}(?![\w-])",  # ES province and postcode without the comma: Baleares 18304
+    # CA town and province before the postcode, no comma: New Brian QC T6L3S2
+    rf"{_NAME}[ \t]+(?:AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT)(?=[ \t]+[ABCEGHJ-NPRSTVXY]\d[A-Z][ \t]?\d[A-Z]\d\b)",
     rf"(?<![\w#$€£.,-])\d{{3}}[ \t]\d{{2}}[ \t]+{_NAME}",  # SE/CZ: 111 21 Stockholm
     r"(?<![\w-])[a-zß-öø-ÿā-ſ]{3,},[ \t]+\d{5}(?![\w-])",  # ES lower case: madrid, 41785
     rf"(?<![\w/.,-])\d{{1,5}}[a-zA-Z]?,[ \t]+{_NAME}",  # IN: 404, Kale
@@ -204,17 +248,24 @@ _FAINT = [
 # <any street suffix>" is a street too ("285 burke ferry", "788 stephanie path"); without a cue only
 # the unmistakable suffixes above count ("install 3 smart lights" is no address).
 _ADDRESS_CUE = re.compile(
-    r"(?:\baddress(?:\s+is)?|\bliv(?:e|es|ed|ing)\s+(?:at|on)|\bmoved\s+to|\blocated\s+at|\bit'?s|"
+    r"(?:\baddress(?:\s+is)?|\baddr\.?|\bliv(?:e|es|ed|ing)\s+(?:at|on)|\bmoved\s+to|\blocated\s+at|\bit'?s|"
+    r"\b(?:i'?m|im|we'?re|i\s+am|we\s+are|stay(?:ing)?|based)\s+at|"
+    r"\b(?:went|came|arrived|left|dropped(?:\s+off)?|delivered|collect(?:ed)?)\s+(?:to|at|from)|"
+    r"\bupdate\s+(?:it|my\s+address)\s+to|"
     r"\b(?:ship|send|deliver|post|mail)\w*(?:\s+(?:it|them|this|that|the\s+\w+))?\s+to)[:,]?\s+"
     rf"(?:{_UNIT}[ \t]*[\w/-]+,?[ \t]+)?$",
     re.IGNORECASE,
 )
 # The same cue anywhere (not anchored at the end), to find where a cued street may start.
 CUE_ANYWHERE = re.compile(_ADDRESS_CUE.pattern[:-1].replace("(?:\\s+$)", ""), re.IGNORECASE)
-_CUED_STREET = re.compile(rf"(?<![\w/-]){_NUM},?[ \t]+(?:{_NOT_STREET}{_LW}[ \t]+){{1,3}}(?i:{_SUFFIX})\b\.?")
+_CUED_STREET = re.compile(
+    rf"(?<![\w/-]){_NUM},?[ \t]+{_LOWER_DIR}(?:{_NOT_STREET}{_LW}[ \t]+|\d{{1,3}}(?:st|nd|rd|th)[ \t]+){{1,3}}"
+    rf"(?i:{_SUFFIX})\b\.?"
+)
 STRONG_RE = [re.compile(p) for p in _STRONG]
 WEAK_RE = [re.compile(p) for p in _WEAK]
 FAINT_RE = [re.compile(p) for p in _FAINT]
+NAME_ONLY_STREET_RE = WEAK_RE[_WEAK.index(_NAME_ONLY_STREET)]  # "Hallway Light" may be goods (``address``)
 ADDRESS_CUE = _ADDRESS_CUE
 CUED_STREET = _CUED_STREET
 QUANTITY = _QUANTITY
@@ -232,4 +283,29 @@ CUED_NAME_NUMBER = re.compile(
 # ordinary phrase ("3 Payne Line", "2 Brown Gap"; not "our 24 Hour Support Line"); ``address`` checks.
 PLAIN_STREET = re.compile(
     rf"(?<![\w/-]){_NUM},?[ \t]+({_NAME})[ \t]+(?:Gap|Line|Cross|Gate|Heath|Wood|Brae|Row|Reach|Ridgeway)\b"
+)
+# After an address cue, a street type and its name to the end of the phrase, the number optional:
+# "my address is rue humbert", "send it to r. mariana gomes, s/n" (matched where the cue ends).
+CUED_PREFIXED = re.compile(
+    rf"[ \t]*(?i:{_PREFIX})[ \t]+(?:{_PART}[ \t]+){{0,2}}{_LW}(?:[ \t]+{_LW}){{0,3}}(?:,?[ \t]+(?:{_NUM}|s/n))?"
+    rf"(?=[ \t]*(?:[,.;!?\n]|$|(?:please|pls|thanks|thank|and|but)\b))"
+)
+# A lower-case street type before the name, then the number: "via dante 15", "rua augusta 120", "calle
+# de la luna 7". ``address`` takes it when the name is no run of ordinary English words ("via email 2").
+LOWER_PREFIXED = re.compile(
+    rf"(?<![\w-])(?:{_LOWER_PREFIX}|vicolo|largo|aleja|al\.|plac|ulica|ul\.|os\.|osiedle|alameda|travessa|praça|"
+    rf"carrer|plaza|avinguda|rambla|estrada|ladeira|chaussée|callejón|travesía|pasaje|ronda|glorieta|camino|"
+    rf"carretera|cuesta|avda\.?|avd\.|contrada|strada|borgo|salita|traversa|lungomare|piazzale|rotonda|rodovia|"
+    rf"beco|faubourg|sentier|drève|bulwar|skwer|rondo|vila|jardim|setor|quadra|loteamento|conjunto|parque|"
+    rf"fazenda|chácara|sítio|av\.)[ \t]+"
+    rf"((?:{_PART}[ \t]+){{0,2}}{_NOT_STREET}{_LW}(?:[ \t]+{_LW}){{0,2}}),?"
+    rf"[ \t]+{_NOT_YEAR}{_NUM}(?![\w-])"
+)
+# The suffixes of ``_STRONG``'s first pattern that are unmistakably streets; the others ("Lights",
+# "Points", "Locks", "Gardens" as in "3 Smart Lights", "2 Access Points") are also goods that people count.
+STREET_WORD = re.compile(
+    r"(?i:street|st|road|rd|avenue|ave|av|lane|ln|drive|dr|boulevard|blvd|court|ct|place|pl|terrace|ter|close|"
+    r"crescent|cres|square|sq|highway|hwy|parkway|pkwy|circle|cir|grove|mews|way|rue|parade|esplanade|wynd|"
+    r"nagar|marg|trail|trl|alley|aly|broadway|quay|row|promenade|causeway|motorway|expressway|freeway|"
+    r"turnpike|boardwalk|chowk)\.?"
 )

@@ -10,6 +10,11 @@ greetings and sign-offs in several languages, lower-case names on a sign-off's l
   German, French, Spanish, Portuguese, Italian, Dutch, Polish and the Nordic languages (used by the
   recognizer's greeting and sign-off patterns).
 
+- names in capitals: after a title ("MR DAVID BROWN", "Mr JOHN O'NEILL"), surname first ("SMITH, John",
+  "O'BRIEN, SEAN"), a run led by a known first name, and any run of capitals where only a name goes
+  (a label's field, the line after "SHIP TO:" or a sign-off, a label's first line above its address);
+  one-part fields ("Surname: MÜLLER").
+
 Plain regexes over the text (linear: bounded repetitions only); first names from ``gazetteers``.
 """
 
@@ -81,6 +86,47 @@ _CAPS_NAME = re.compile(
     rf"([{_UP}][{_UP}'’-]+(?:[ \t]+[{_UP}][{_UP}'’-]+){{1,2}})"
     r"[ \t]*(?=$|,)"
 )
+# Capitals (labels, forms, signatures). A word in capitals, "O'NEILL", "JÖNSSON", "WRIGHT-WARNER".
+_UPW = rf"[{_UP}](?:[{_UP}]|['’-](?=[{_UP}])){{1,30}}"
+_UPPARTS = r"(?:VAN|VON|DE|DER|DEN|DEL|DELLA|DI|DA|DOS|DAS|DU|LE|LA|TEN|TER|BIN|AL|EL)"
+_CAPS_TITLE = r"MR|MRS|MS|MISS|MX|DR|PROF|HERR|FRAU|MME|MLLE|SR|SRA|SIG|DOTT|MEVR|DHR|PAN|PANI"
+# "MR DAVID BROWN", "Ms CLAIRE DUNNE", "DR. HEINRICH BAUER": a title before a name in capitals.
+_CAPS_TITLED = re.compile(
+    rf"(?<![\w.])(?:{_CAPS_TITLE}|{_TITLE})\.?[ \t]+"
+    rf"({_UPW}(?:[ \t]+(?:{_UPPARTS}[ \t]+){{0,2}}{_UPW}){{0,2}})(?![\w'’-])"
+)
+# "SMITH, John", "O'BRIEN, SEAN", "VAN OMMEREN, EVIE", "VIEIRA, Davi Miguel": surname in capitals, comma,
+# first name(s); the first name must be a known one.
+_SURNAME_FIRST = re.compile(
+    rf"(?<![\w'’-])((?:{_UPPARTS}[ \t]+){{0,2}}{_UPW}),[ \t]*({_CAP}(?:[ \t]+{_CAP})?)(?![\w'’-])"
+)
+# A run of two to four words in capitals anywhere: "please hand it to JOHN SMITH at reception".
+_CAPS_RUN = re.compile(rf"(?<![\w'’<-]){_UPW}(?:[ \t]+(?:{_UPPARTS}[ \t]+){{0,2}}{_UPW}){{1,3}}(?![\w'’>-])")
+# Where a line in capitals is a name whatever its words: after a label's field or on the line after
+# one ("SHIP TO:\nSIV EVENSEN", "Attn: TAGE NILSSON"), after a sign-off ("Regards,\nJAIRAJ BAL").
+_CAPS_SLOT = re.compile(
+    rf"(?im)(?:(?:ship|deliver|send|bill|sold|mail|post)[ \t]+to|attn\.?|attention|recipient|addressee|"
+    rf"consignee|name|full[ \t]+name|customer(?:[ \t]+name)?|account[ \t]+(?:holder|name)|card[ \t]*holder|"
+    rf"beneficiary|payee|signed|signature|from|contact|passenger|guest|tenant|applicant)[ \t]*:[ \t]*\n?[ \t]*$"
+    rf"|(?:^|\n)[ \t]*(?:{SIGNOFFS})[ \t]*[,!.]?[ \t]*\n[ \t]*$"
+)
+# A field that holds one part of a name: "Surname: MÜLLER", "Vorname: Jürgen", "Nom : DUBOIS".
+_NAME_FIELD = re.compile(
+    rf"(?im)^[ \t]*(?:surname|last[ \t]+name|family[ \t]+name|first[ \t]+name|given[ \t]+names?|forenames?|"
+    rf"middle[ \t]+name|nachname|vorname|familienname|nom(?:[ \t]+de[ \t]+famille)?|prénom|apellidos?|nombre|"
+    rf"cognome|nome|sobrenome|achternaam|voornaam|nazwisko|imię|efternamn|förnamn|efternavn|fornavn|etternavn)"
+    rf"[ \t]*:[ \t]*((?-i:[{_UP}][\w'’-]*(?:[ \t]+[{_UP}][\w'’-]*){{0,2}}))[ \t]*$"
+)
+# The line after a name on a label: a house number, a flat, a PO box.
+_ADDRESS_BELOW = re.compile(
+    r"[ \t]*\n[ \t]*(?:\d|(?i:flat|apt|apartment|unit|suite|c/o|p\.?o\.?[ \t]?box|house|ul\.|rue|via|calle|rua)\b)"
+)
+# What a line in capitals is when it is no one: a company, a place of the label, a heading.
+_NOT_PERSON_CAPS = frozenset(
+    ["LTD", "LLC", "INC", "GMBH", "PLC", "AG", "BV", "SA", "SAS", "SRL", "SPA", "CO", "CORP", "COMPANY",
+     "LIMITED", "TEAM", "SUPPORT", "SERVICES", "SERVICE", "DEPT", "DEPARTMENT", "STREET", "ROAD", "KINGDOM",
+     "STATES", "UNITED", "ORDER", "INVOICE", "URGENT", "FRAGILE", "RETURN", "RETURNS", "WAREHOUSE", "OFFICE"]
+)
 _FAMILY = re.compile(rf"\b(?i:dear|hi|hello)[ \t]+(?:the[ \t]+)?({_CAP})[ \t]+(?i:family|household)\b")
 
 
@@ -89,6 +135,46 @@ _HERE = re.compile(r"[ \t]+here\b")
 
 def _ordinary(word: str) -> bool:
     return is_common_word(word) or word.lower() in COMMON_WORDS
+
+
+def _caps_names(text: str, names: frozenset[str]) -> list[tuple[int, int, float]]:
+    """Names in capitals: after a title, surname-comma-first name, a run led by a known first name, and
+    any run of capitals where only a name goes (a label's field, a sign-off's line)."""
+    out: list[tuple[int, int, float]] = []
+
+    def plain(word: str) -> bool:  # an ordinary word, or one that marks a company or a heading
+        return word.upper() in _NOT_PERSON_CAPS or word.lower() in COMMON_WORDS
+
+    for m in _CAPS_TITLED.finditer(text):
+        words = m.group(1).split()
+        if not all(_ordinary(w) for w in words) and not any(plain(w) for w in words):
+            out.append((m.start(), m.end(), 0.85))
+    for m in _SURNAME_FIRST.finditer(text):
+        surname, given = m.group(1).split(), m.group(2).split()
+        known = any(fold(part) in names for part in re.split(r"[-’']", given[0]))
+        slot = _CAPS_SLOT.search(text, max(0, m.start() - 40), m.start()) is not None
+        if ((known or slot) and not _ordinary(given[0]) and not any(plain(w) for w in surname)
+                and not any(plain(w) for w in given)):
+            out.append((m.start(), m.end(), 0.75))
+    for m in _NAME_FIELD.finditer(text):  # "Surname: MÜLLER", "Nachname: Weiß"
+        if not any(plain(w) or _ordinary(w) for w in m.group(1).split()):
+            out.append((m.start(1), m.end(1), 0.8))
+    for m in _CAPS_RUN.finditer(text):
+        words = [w for w in m.group().split() if w not in _UPPARTS.split("|")]
+        if any(plain(w) for w in words) or len(words) < 2:
+            continue
+        # a label's first line, the address below it: "JOHN SMITH\n12 BAKER STREET"
+        slot = (_CAPS_SLOT.search(text, max(0, m.start() - 40), m.start()) is not None
+                or (re.search(r"(?:^|\n)[ \t]*$", text[max(0, m.start() - 20) : m.start()]) is not None
+                    and _ADDRESS_BELOW.match(text, m.end()) is not None
+                    and (fold(words[0]) in names or not any(is_common_word(w) for w in words))))
+        at_line_end = re.match(r"[ \t]*(?:$|\n|,)", text[m.end():]) is not None
+        led_by_name = fold(words[0]) in names and not is_common_word(words[0])
+        if slot and at_line_end and not all(_ordinary(w) for w in words):
+            out.append((m.start(), m.end(), 0.7))
+        elif led_by_name and (slot or not any(is_common_word(w) for w in words[1:])):
+            out.append((m.start(), m.end(), 0.65))
+    return out
 
 
 def name_forms(text: str) -> list[tuple[int, int, float]]:
@@ -122,6 +208,7 @@ def name_forms(text: str) -> list[tuple[int, int, float]]:
     out.extend((m.start(1), m.end(1), 0.6) for m in _FAMILY.finditer(text) if not _ordinary(m.group(1)))
     out.extend((m.start(1), m.end(1), 0.6) for m in _THANKS_LOW.finditer(text)
                if fold(m.group(1)) in names and not _ordinary(m.group(1)))
+    out.extend(_caps_names(text, names))
     for m in _CAPS_NAME.finditer(text):
         words = m.group(1).split()
         if fold(words[0].capitalize()) in names and not any(_ordinary(w) for w in words):

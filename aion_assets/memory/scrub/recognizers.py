@@ -124,6 +124,23 @@ def pos_at(nlp_artifacts: NlpArtifacts | None) -> dict[int, str]:
     return cached
 
 
+# A menu path's separator: "Settings > Lock", "Account › Billing", "Home → Rooms".
+_MENU_BEFORE = re.compile(rf"[>›»→][ \t]*(?:[{_UP}][\w'’-]*[ \t]+){{0,3}}$")  # "> Auto Lock" too
+_MENU_AFTER = re.compile(r"[ \t]*[>›»→]")
+# A count before an ordinary word: "2 Wall Plates", "4 Door Locks", "3 Bridge units".
+_COUNT_BEFORE = re.compile(r"(?<![\w.,:/-])\d{1,3}[ \t]+$")
+
+
+def in_menu_or_counted(text: str, start: int, end: int) -> bool:
+    """True when TEXT[START:END] is a step of a menu path or an ordinary word counted by a number before it:
+    a button or goods, not a place or a person ("Settings > Lock", "2 Wall Plates", "4 Door Locks")."""
+    if _MENU_BEFORE.search(text, max(0, start - 60), start) or _MENU_AFTER.match(text, end):
+        return True
+    first = _WORD.match(text, start)
+    return (first is not None and is_common_word(first.group())
+            and _COUNT_BEFORE.search(text, max(0, start - 6), start) is not None)
+
+
 def _words(text: str) -> list[re.Match[str]]:
     return list(_WORD.finditer(text))
 
@@ -165,6 +182,9 @@ class AionPlaceRecognizer(EntityRecognizer):
                 if text[w.start() : words[j].end()] in places:
                     hit = j
                     break
+            if hit is not None and in_menu_or_counted(text, w.start(), words[hit].end()):
+                i = hit + 1
+                continue
             if hit is not None:
                 if cue:  # the rest of a longer name after a cue: "Guyana Francese", "Estados Unidos de América"
                     while hit + 1 < len(words) and re.fullmatch(r"[ \-]",
@@ -312,6 +332,9 @@ class AionPersonRecognizer(EntityRecognizer):
                 score = 0.6  # a first name addressed at a sentence start: "Maria, your hub ships today."
             else:
                 i += 1
+                continue
+            if in_menu_or_counted(text, w.start(), words[j].end()):
+                i = j + 1
                 continue
             out.append(self._result(w.start(), words[j].end(), score))
             i = j + 1
