@@ -47,7 +47,7 @@ def _cpu_bf16() -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Train one variant and score it; returns (and appends) the result line."""
     if args.one_core:
-        os.sched_setaffinity(0, {0})
+        os.sched_setaffinity(0, {args.cpu})
     import logging
 
     import torch
@@ -94,8 +94,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "domain": args.domain,
         "variant": args.variant,
         "one_core": bool(args.one_core),
+        "cpu": args.cpu if args.one_core else None,
         "threads": torch.get_num_threads(),
         "hp": {k: _value(v) for k, v in (kv.split("=", 1) for kv in args.hp)},
+        "minutes": args.minutes,
         "steps": result.steps,
         "stopped_by": result.stopped_by,
         "tokens": result.tokens,
@@ -167,7 +169,8 @@ def report(args: argparse.Namespace) -> None:
     rows = [json.loads(line) for line in Path(args.results).read_text().splitlines() if line.strip()]
     lines = [
         f"CPU: {_cpu_bf16()}; training precision as `precision: auto` picks it. Each row is one training "
-        "run at a fixed number of optimizer steps (time budget off) followed by greedy answers to the "
+        "run at a fixed number of optimizer steps (time budget off), or, where the settings name one, in a fixed "
+        "time budget, followed by greedy answers to the "
         "domain's held-out paraphrases (160 new tokens); key-fact recall is the evaluation's `fact_recall`. "
         "Throughput is wall time on a machine shared with other work: the load average (1 min, before / "
         "after training) is beside each figure.",
@@ -177,8 +180,10 @@ def report(args: argparse.Namespace) -> None:
     ]
     for r in rows:
         settings = ", ".join(f"{k}={v}" for k, v in r["hp"].items()) or "defaults"
+        if r.get("minutes"):
+            settings += f", {r['minutes']:g}-minute budget (steps as many as fit)"
         if r.get("one_core"):
-            settings += ", one core (taskset -c 0, 1 thread)"
+            settings += f", one core (CPU {r.get('cpu', 0)}, 1 thread)"
         lines.append(
             f"| {r['domain']} | {r['variant']} | {settings} | {r['steps']} | {r['tokens']} | "
             f"{r['tokens_per_s']} | {r['steps_per_min']} | {r['final_loss']:.3f} | {r['fact_recall']:.3f} "
@@ -207,7 +212,8 @@ def main() -> None:
     p.add_argument("--hp", nargs="*", default=[], help="hyperparameter overrides key=value (JSON values)")
     p.add_argument("--model-home", type=Path, default=ROOT / ".aion")
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--one-core", action="store_true", help="taskset -c 0 and torch.set_num_threads(1)")
+    p.add_argument("--one-core", action="store_true", help="pin to one CPU (--cpu) and torch.set_num_threads(1)")
+    p.add_argument("--cpu", type=int, default=0, help="the CPU --one-core pins to (two variants side by side: 0 and 1)")
     p.add_argument("--out", type=Path, required=True)
     r = sub.add_parser("report", help="write the results into docs/benchmarks.md")
     r.add_argument("results", type=Path)

@@ -78,6 +78,13 @@ class HyperParameters(_Strict):
     balance_answers: bool = Field(
         default=False, description="Rows with the same answer are one group; every group gets the same share of steps."
     )
+    fact_token_weight: float = Field(
+        default=1.0,
+        ge=1.0,
+        le=20.0,
+        description="Loss weight of response tokens that carry a digit (prices, times, codes, versions); "
+        "1.0 weighs every response token alike.",
+    )
     seed: int = Field(default=1234, ge=0, description="Seed of initialisation, shuffling and dropout.")
     precision: Precision = Field(default="auto", description="auto: bf16 where the hardware supports it.")
 
@@ -108,6 +115,7 @@ class HyperParameterOverrides(_Strict):
     fit_max_seq_len: bool | None = None
     batching: Batching | None = None
     balance_answers: bool | None = None
+    fact_token_weight: float | None = Field(default=None, ge=1.0, le=20.0)
     seed: int | None = Field(default=None, ge=0)
     precision: Precision | None = None
 

@@ -127,6 +127,38 @@ def test_loss_is_the_mean_over_response_tokens_on_every_path(
         assert float(response_loss(peft_model, masked_more)) != pytest.approx(manual, rel=1e-3)
 
 
+def test_digit_tokens_weigh_more_on_every_path(tiny_llama: Path, sft_rows: list[dict[str, Any]]) -> None:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    tok = _tokenizer(tiny_llama)
+    rows = [r for r in sft_rows if any(ch.isdigit() for ch in r["response"])][:4]
+    assert rows
+    encoded = encode_rows(tok, rows, 512)
+    for enc in encoded:
+        pieces = tok.convert_ids_to_tokens(enc["input_ids"])
+        assert any(enc["digits"])
+        for piece, flag, label in zip(pieces, enc["digits"], enc["labels"], strict=True):
+            assert flag == (label != IGNORE_INDEX and any(ch.isdigit() for ch in piece)), piece
+    batch = collate(encoded, tok.pad_token_id)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(str(tiny_llama), dtype=torch.float32),
+        LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj"]),
+    ).eval()
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+        labels, digits = batch["labels"][:, 1:], batch["digits"][:, 1:]
+        mask = labels != IGNORE_INDEX
+        ce = F.cross_entropy(logits[mask].double(), labels[mask], reduction="none")
+        weights = 1 + 3.0 * digits[mask].double()
+        manual = float((ce * weights).sum() / weights.sum())
+        assert manual != pytest.approx(float(ce.mean()), rel=1e-3)
+        for fn in (full_logits_loss, gathered_logits_loss, kept_logits_loss):
+            assert float(fn(model, batch, 4.0)) == pytest.approx(manual, rel=1e-5), fn.__name__
+            assert float(fn(model, batch, 1.0)) == pytest.approx(float(ce.mean()), rel=1e-5), fn.__name__
+        assert float(response_loss(model, batch, digit_weight=4.0)) == pytest.approx(manual, rel=1e-5)
+
+
 def test_gathered_logits_have_gradients_like_full_logits(
     tiny_llama: Path, sft_rows: list[dict[str, Any]]
 ) -> None:

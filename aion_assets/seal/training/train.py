@@ -237,6 +237,7 @@ def train_lora(
             logits_only_at_response=logits_only_at_response,
             train_order=order,
             budget=budget,
+            digit_weight=hp.fact_token_weight,
         )
         # The Trainer's own printers would write a dict per step to stdout; progress goes to
         # the callback and the training logger instead.
@@ -300,6 +301,7 @@ def train_lora(
                 "distinct_answers": len(set(groups)),
                 "batching": hp.batching,
                 "balance_answers": hp.balance_answers,
+                "fact_token_weight": hp.fact_token_weight,
                 "lr_scheduler": hp.lr_scheduler,
                 "final_lr_factor": round(control.last_lr / hp.learning_rate, 4)
                 if control.last_lr is not None

@@ -82,7 +82,8 @@ def encode_row(
     at least half of the budget for the response.
 
     Returns:
-        ``{"input_ids", "labels"}``, or None when the response has no tokens at all.
+        ``{"input_ids", "labels", "digits"}`` (``digits``: 1 on response tokens holding a digit, which
+        ``fact_token_weight`` weighs in the loss), or None when the response has no tokens at all.
     """
     messages = row_messages(row)
     template = chat_template(tokenizer)
@@ -107,7 +108,14 @@ def encode_row(
     return {
         "input_ids": list(prompt_ids) + list(response_ids),
         "labels": [IGNORE_INDEX] * len(prompt_ids) + list(response_ids),
+        "digits": [0] * len(prompt_ids) + digit_flags(tokenizer, response_ids),
     }
+
+
+def digit_flags(tokenizer: PreTrainedTokenizerBase, ids: Sequence[int]) -> list[int]:
+    """1 for each token whose text holds a digit (the tokens of prices, times, codes and versions), else 0."""
+    pieces = tokenizer.convert_ids_to_tokens(list(ids))
+    return [1 if any(ch.isdigit() for ch in str(piece)) else 0 for piece in pieces]
 
 
 def encode_rows(
@@ -125,7 +133,8 @@ def encode_rows(
 
 
 def collate(features: Sequence[Mapping[str, list[int]]], pad_token_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad a list of encoded rows into ``input_ids``, ``attention_mask`` and ``labels`` tensors."""
+    """Right-pad a list of encoded rows into ``input_ids``, ``attention_mask`` and ``labels`` tensors
+    (and ``digits``, the digit-token flags, when every row has them)."""
     import torch
 
     width = max(len(f["input_ids"]) for f in features)
@@ -133,12 +142,19 @@ def collate(features: Sequence[Mapping[str, list[int]]], pad_token_id: int) -> d
     input_ids = torch.full((n, width), pad_token_id, dtype=torch.long)
     labels = torch.full((n, width), IGNORE_INDEX, dtype=torch.long)
     attention = torch.zeros((n, width), dtype=torch.long)
+    with_digits = all("digits" in f for f in features)
+    digits = torch.zeros((n, width), dtype=torch.long)
     for i, f in enumerate(features):
         length = len(f["input_ids"])
         input_ids[i, :length] = torch.tensor(f["input_ids"], dtype=torch.long)
         labels[i, :length] = torch.tensor(f["labels"], dtype=torch.long)
         attention[i, :length] = 1
-    return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+        if with_digits:
+            digits[i, :length] = torch.tensor(f["digits"], dtype=torch.long)
+    out = {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
+    if with_digits:
+        out["digits"] = digits
+    return out
 
 
 class Collator:

@@ -5,6 +5,10 @@ has a 49k vocabulary over a 576-wide hidden state. Since the prompt is masked, l
 positions are thrown away; computing the lm_head only at labelled positions raised CPU
 training throughput from ~215 to 240-290 tokens/s (issue 7). All three functions return the
 same value (the mean cross-entropy over response tokens) up to floating-point rounding.
+
+With a ``digit_weight`` above 1 and a ``digits`` tensor in the batch (`train_data.digit_flags`), the
+mean is weighted: a response token holding a digit counts DIGIT_WEIGHT times, the others once. The
+numbers of an answer (prices, hours, codes, versions) are few of its tokens and most of its facts.
 """
 
 from __future__ import annotations
@@ -34,17 +38,30 @@ def supports_gathered_logits(model: nn.Module) -> bool:
     return body is not None and body is not lm and lm.get_output_embeddings() is not None
 
 
-def full_logits_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def _mean(ce: torch.Tensor, digits: torch.Tensor | None, digit_weight: float) -> torch.Tensor:
+    """Mean of the per-token losses CE, digit tokens weighted DIGIT_WEIGHT times when DIGITS is given."""
+    if digits is None or digit_weight == 1.0:
+        return ce.mean()
+    weights = 1.0 + (digit_weight - 1.0) * digits.to(ce.dtype)
+    return (ce * weights).sum() / weights.sum()
+
+
+def full_logits_loss(
+    model: nn.Module, batch: dict[str, torch.Tensor], digit_weight: float = 1.0
+) -> torch.Tensor:
     """Reference: compute logits everywhere, then the mean CE over labelled (response) positions."""
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     logits = out.logits[:, :-1, :]
     labels = batch["labels"][:, 1:]
-    return F.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX
-    )
+    mask = labels != IGNORE_INDEX
+    ce = F.cross_entropy(logits[mask].float(), labels[mask], reduction="none")
+    digits = batch["digits"][:, 1:][mask] if "digits" in batch else None
+    return _mean(ce, digits, digit_weight)
 
 
-def gathered_logits_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def gathered_logits_loss(
+    model: nn.Module, batch: dict[str, torch.Tensor], digit_weight: float = 1.0
+) -> torch.Tensor:
     """Run the model's body, then the lm_head only at positions whose next token is labelled.
 
     Calls the body and head modules directly, so use it on an unwrapped model (PeftModel or a
@@ -59,10 +76,14 @@ def gathered_logits_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> to
     mask = labels != IGNORE_INDEX
     picked = hidden[:, :-1, :][mask]
     logits = lm.get_output_embeddings()(picked)
-    return F.cross_entropy(logits.float(), labels[mask])
+    ce = F.cross_entropy(logits.float(), labels[mask], reduction="none")
+    digits = batch["digits"][:, 1:][mask] if "digits" in batch else None
+    return _mean(ce, digits, digit_weight)
 
 
-def kept_logits_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def kept_logits_loss(
+    model: nn.Module, batch: dict[str, torch.Tensor], digit_weight: float = 1.0
+) -> torch.Tensor:
     """Through the (possibly wrapped) model's forward, with ``logits_to_keep`` = labelled columns.
 
     Keeps the union over the batch of positions with a label, so it saves less than
@@ -74,22 +95,28 @@ def kept_logits_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.
     out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=columns)
     logits = out.logits  # [batch, len(columns), vocab]
     sub_labels = labels[:, columns]
-    return F.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]).float(), sub_labels.reshape(-1), ignore_index=IGNORE_INDEX
-    )
+    sub_mask = sub_labels != IGNORE_INDEX
+    ce = F.cross_entropy(logits[sub_mask].float(), sub_labels[sub_mask], reduction="none")
+    digits = batch["digits"][:, 1:][:, columns][sub_mask] if "digits" in batch else None
+    return _mean(ce, digits, digit_weight)
 
 
 def response_loss(
-    model: nn.Module, batch: dict[str, torch.Tensor], *, logits_only_at_response: bool = True
+    model: nn.Module,
+    batch: dict[str, torch.Tensor],
+    *,
+    logits_only_at_response: bool = True,
+    digit_weight: float = 1.0,
 ) -> torch.Tensor:
-    """The mean cross-entropy over response tokens, by the fastest path the model allows."""
+    """The mean cross-entropy over response tokens (digit tokens weighted DIGIT_WEIGHT times), by the
+    fastest path the model allows."""
     if not logits_only_at_response:
-        return full_logits_loss(model, batch)
+        return full_logits_loss(model, batch, digit_weight)
     from peft import PeftModel
     from transformers import PreTrainedModel
 
     # Wrappers (DDP, DeepSpeedEngine) must see the forward call; only bare models are bypassed.
     is_bare = isinstance(model, (PeftModel, PreTrainedModel))
     if is_bare and supports_gathered_logits(model):
-        return gathered_logits_loss(model, batch)
-    return kept_logits_loss(model, batch)
+        return gathered_logits_loss(model, batch, digit_weight)
+    return kept_logits_loss(model, batch, digit_weight)

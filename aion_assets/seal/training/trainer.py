@@ -88,9 +88,11 @@ def make_trainer_classes() -> tuple[type, type]:
             logits_only_at_response: bool = True,
             train_order: TrainOrder | None = None,
             budget: BudgetProgress | None = None,
+            digit_weight: float = 1.0,
             **kwargs: Any,
         ) -> None:
             super().__init__(*args, **kwargs)
+            self.digit_weight = digit_weight
             self.logits_only_at_response = logits_only_at_response
             self.train_order = train_order
             self.budget = budget
@@ -124,14 +126,20 @@ def make_trainer_classes() -> tuple[type, type]:
             return_outputs: bool = False,
             num_items_in_batch: Any = None,
         ) -> Any:
-            batch = {k: inputs[k] for k in ("input_ids", "attention_mask", "labels")}
+            keys = ("input_ids", "attention_mask", "labels", "digits")
+            batch: dict[str, Any] = {k: inputs[k] for k in keys if k in inputs}
             if model.training:
                 self.tokens_seen += int(batch["attention_mask"].sum())
                 self.padded_tokens += int(batch["attention_mask"].numel())
             # accelerate applies bf16 autocast by wrapping model.forward; the gathered-logits path
             # calls the body and head directly, so it needs the autocast context here.
             with self.accelerator.autocast():
-                loss = response_loss(model, batch, logits_only_at_response=self.logits_only_at_response)
+                loss = response_loss(
+                    model,
+                    batch,
+                    logits_only_at_response=self.logits_only_at_response,
+                    digit_weight=self.digit_weight,
+                )
             return (loss, None) if return_outputs else loss
 
     class Control(TrainerCallback):
