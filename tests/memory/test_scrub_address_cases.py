@@ -18,7 +18,7 @@ import pytest
 
 from aion_assets.memory.scrub.engine import Scrubber, get_scrubber
 from tests.memory.scrub_cases_addresses import address_cases
-from tests.memory.scrub_cases_extra import misses, score
+from tests.memory.scrub_cases_extra import misses, safe_kept_outside_stock, score
 
 FLOORS = {
     "street_address_lower": 0.93,
@@ -53,16 +53,7 @@ def test_look_alikes_outside_stock_stay(scrubber: Scrubber) -> None:
     texts = [c.text for c in cases]
     ours = scrubber.analyze_many(texts)
     stock = scrubber.stock_many(texts)
-    kept, total, lost = 0, 0, []
-    for case, mine, theirs in zip(cases, ours, stock, strict=True):
-        for lab in case.labels:
-            if lab.kind != "SAFE" or any(s.start < lab.end and lab.start < s.end for s in theirs):
-                continue
-            hit = any(s.start < lab.end and lab.start < s.end for s in mine)
-            kept += not hit
-            total += 1
-            if hit:
-                lost.append(case.text[lab.start : lab.end])
+    kept, total, lost = safe_kept_outside_stock(cases, ours, stock)
     assert total >= 30
     assert kept / total >= 0.97, lost
 
