@@ -42,6 +42,43 @@ METRICS = [("rougeL_body", "body ROUGE-L"), ("fact_recall", "key-fact recall"), 
 
 
 DEFAULT_DOMAINS = ("acme/support", "globex/billing", "velocia/service")
+#: Issue 15's targets on held-out paraphrases, in at most 8 minutes of training: key facts on this
+#: machine (two cores) and on one half as fast (one core); body ROUGE-L against the base; house style.
+FACTS_TARGET = {"two cores": 0.50, "one core": 0.30}
+ROUGE_RATIO_TARGET = 3.0
+STYLE_TARGET = 0.95
+
+
+def targets_md(results: dict[str, dict[str, Any]], one_core: bool) -> str:
+    """The issue-15 targets of each domain's run as a table, each cell "figure: met" or "figure: NOT met" (pure)."""
+    where = "one core" if one_core else "two cores"
+    facts_target = FACTS_TARGET[where]
+    lines = [f"Targets (issue 15, {where}): key-fact recall >= {facts_target:.2f}, body ROUGE-L >= "
+             f"{ROUGE_RATIO_TARGET:g}x the base, house style >= {STYLE_TARGET:.2f}, the candidate's body ROUGE-L "
+             "above the style-only control's.", "",
+             "| domain | steps | key-fact recall | body ROUGE-L / base | house style | beats the control |",
+             "|---|---:|---|---|---|---|"]
+
+    def verdict(text: str, ok: bool) -> str:
+        return f"{text}: {'met' if ok else '**NOT met**'}"
+
+    for name, out in results.items():
+        if not out.get("success"):
+            lines.append(f"| {name} | | run failed | | | |")
+            continue
+        models = out["report"]["summary"]["models"]
+        base, control, cand = (models[r]["metrics"] for r in ("baseline", "control", "candidate"))
+        facts, style = cand.get("fact_recall") or 0.0, cand.get("style") or 0.0
+        ratio = cand["rougeL_body"] / base["rougeL_body"] if base.get("rougeL_body") else float("inf")
+        body, control_body = cand["rougeL_body"], control["rougeL_body"]
+        cells = [
+            verdict(f"{facts:.3f}", facts >= facts_target),
+            verdict(f"{ratio:.1f}x", ratio >= ROUGE_RATIO_TARGET),
+            verdict(f"{style:.3f}", style >= STYLE_TARGET),
+            verdict(f"{body:.3f} vs {control_body:.3f}", body > control_body),
+        ]
+        lines.append(f"| {name} | {out['adapter']['steps']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def seal_config_with_style(source: Path, name: str) -> dict[str, Any]:
@@ -93,6 +130,7 @@ def run_domain(
     out = run_partition(settings, tenant, domain, max_train_minutes=train_minutes, max_eval_rows=eval_rows,
                         require_beats_control=("rougeL_body",), model_home=model_home, echo=print)
     out["wall_seconds"] = time.perf_counter() - started
+    out["home"] = str(home)
     if out["success"]:
         out["examples"] = _examples(settings.artifacts, out["report"]["examples_uri"])
     (home / "bench-learning.json").write_text(json.dumps(out, default=str))
@@ -225,6 +263,8 @@ def main() -> None:
             load_before = os.getloadavg()
             results[name] = run_domain(name, args.train_minutes, args.model_home, seal_source, args.eval_rows)
             results[name]["load_avg"] = [list(load_before), list(os.getloadavg())]
+            if results[name].get("home"):
+                Path(results[name]["home"], "bench-learning.json").write_text(json.dumps(results[name], default=str))
     where = f"one core ({pinning})" if args.one_core else f"{os.cpu_count()} CPU cores ({pinning})"
     body = ["The demo domains (`aion_assets/demo/`: invented products, prices, codes, procedures and "
             "hours a base model cannot know, 6 paraphrases per question, held-out paraphrases evaluated) and the "
@@ -242,6 +282,7 @@ def main() -> None:
             continue
         body.append(table(name, out, cpu))
         examples.append(examples_md(name, out))
+    body.insert(2, targets_md(results, args.one_core))
     text = "\n\n".join(body)
     print(text)
     if args.no_write:

@@ -1,7 +1,7 @@
 """Protects bench/bench_learning.py's parts that run without the model (issue 15): the stranger domain
 gets its house style as its tenant would configure it (and nothing else changes), the examples file
-shows good and wrong answers, and ``--one-core`` really pins the process and the processes it starts
-to one CPU and one torch thread.
+shows good and wrong answers, the targets table says met / NOT met per domain, and ``--one-core``
+really pins the process and the processes it starts to one CPU and one torch thread.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from bench import bench_learning
 from bench.bench_learning import DEFAULT_DOMAINS, pick_examples, seal_config_with_style
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,3 +77,34 @@ def test_one_core_refuses_to_pin_after_torch_was_imported() -> None:
     code = "import torch; from bench._cpu import pin_one_core; pin_one_core(0)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode != 0 and "before torch is imported" in out.stderr
+
+
+def _run(steps: int, facts: float, body: float, style: float, base_body: float = 0.1) -> dict[str, Any]:
+    metrics = {
+        "baseline": {"rougeL_body": base_body, "fact_recall": 0.0, "style": 0.0},
+        "control": {"rougeL_body": base_body, "fact_recall": 0.0, "style": 1.0},
+        "candidate": {"rougeL_body": body, "fact_recall": facts, "style": style},
+    }
+    return {
+        "success": True,
+        "adapter": {"steps": steps},
+        "report": {"summary": {"models": {k: {"metrics": v} for k, v in metrics.items()}}},
+    }
+
+
+def test_targets_table_says_met_and_not_met_per_domain() -> None:
+    results = {
+        "acme/support": _run(134, 0.52, 0.86, 1.0),
+        "velocia/service": _run(55, 0.21, 0.25, 0.917),
+        "broken/domain": {"success": False},
+    }
+    two = bench_learning.targets_md(results, one_core=False).splitlines()
+    assert "key-fact recall >= 0.50" in two[0]
+    acme = next(line for line in two if line.startswith("| acme/support"))
+    assert "0.520: met" in acme and "8.6x: met" in acme and "1.000: met" in acme and "NOT" not in acme
+    velocia = next(line for line in two if line.startswith("| velocia/service"))
+    assert "0.210: **NOT met**" in velocia and "2.5x: **NOT met**" in velocia and "0.917: **NOT met**" in velocia
+    assert "0.250 vs 0.100: met" in velocia
+    assert any(line.startswith("| broken/domain") and "run failed" in line for line in two)
+    one = bench_learning.targets_md({"velocia/service": _run(55, 0.31, 0.8, 1.0)}, one_core=True)
+    assert "key-fact recall >= 0.30" in one and "0.310: met" in one
