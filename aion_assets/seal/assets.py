@@ -232,7 +232,8 @@ class EvaluationReportConfig(dg.Config):
     )
     max_new_tokens: int | None = Field(
         default=None, ge=8, le=2048,
-        description="Generation length per answer; default: seal.yaml's evaluation.max_new_tokens (160).",
+        description="Generation length per answer, exactly (for quick runs); default: seal.yaml's "
+        "evaluation.max_new_tokens (160), raised where the longest held-out reference needs more.",
     )
     batch_size: int = Field(default=16, ge=1, le=256, description="Prompts generated together.")
     max_eval_rows: int | None = Field(
@@ -331,6 +332,8 @@ def evaluation_report(
             baseline_version=baseline_version,
             dataset_id=f"{partition}@{dataset.version}",
             max_new_tokens=max_new_tokens,
+            # seal.yaml's length is a floor that long references raise; a run's own is exact.
+            fit_to_references=config.max_new_tokens is None,
             batch_size=config.batch_size,
             seed=config.seed,
             n_resamples=config.n_resamples,

@@ -333,3 +333,30 @@ def test_committed_scenario_files_are_valid() -> None:
         suite = load_for(tenant, domain)
         assert len(suite) >= 10 and suite.style is not None and not suite.style.is_empty
         assert all(s.reference and s.facts for s in suite.scenarios)
+
+
+def test_generation_budget_fits_the_longest_reference(tiny, domain) -> None:
+    from aion_assets.seal.evaluation.evaluate import generation_budget
+
+    _, tok = tiny
+    items = items_from_rows(domain.curated_rows(split="eval"))
+    longest = max(len(tok(it.reference, add_special_tokens=False)["input_ids"]) for it in items)
+    needed = int(1.25 * longest) + 8
+    assert generation_budget(tok, items, 8) == needed
+    assert generation_budget(tok, items, needed + 50) == needed + 50  # never lowered
+    assert generation_budget(tok, items, 8, cap=needed - 1) == needed - 1  # capped
+    assert generation_budget(tok, items[:0], 24) == 24  # no reference: as configured
+
+
+def test_evaluation_records_the_fitted_budget(tiny, domain, tmp_path: Path) -> None:
+    from aion_assets.seal.evaluation.evaluate import generation_budget
+
+    model, tokenizer = tiny
+    rows = domain.curated_rows(split="eval")[:2]
+    common = {"tokenizer": tokenizer, "system_prompt": domain.spec.system_prompt, "n_resamples": 50,
+              "consistency": None, "max_new_tokens": 8}
+    adapter = _adapter(model, tmp_path / "cand", seed=1)
+    exact = evaluate_candidate(model, adapter, None, rows, None, domain.style, **common)
+    fitted = evaluate_candidate(model, adapter, None, rows, None, domain.style, fit_to_references=True, **common)
+    assert exact.config["max_new_tokens"] == 8
+    assert fitted.config["max_new_tokens"] == generation_budget(tokenizer, items_from_rows(rows), 8) > 8

@@ -115,6 +115,25 @@ def _paired(
 # ----------------------------------------------------------------------------------------------
 
 
+#: Room a reference-length answer gets beyond the reference's own token count (a model may say it in
+#: more words), plus a few tokens for the end of turn.
+REFERENCE_ROOM = 1.25
+REFERENCE_SLACK = 8
+
+
+def generation_budget(tokenizer: Any, items: Sequence[EvalItem], configured: int, cap: int = 2048) -> int:
+    """New tokens per answer: CONFIGURED, raised so that the longest reference fits with room to spare.
+
+    A fixed budget shorter than the references cuts every answer as long as the one the editor
+    approved before its sign-off and last facts, and scores that as the model's failure (domains
+    with procedures have answers of 150 tokens and more). Raised to REFERENCE_ROOM x the longest
+    reference's tokens + REFERENCE_SLACK, never above CAP; the same budget for every model.
+    """
+    lengths = [len(tokenizer(it.reference, add_special_tokens=False)["input_ids"]) for it in items if it.reference]
+    needed = int(REFERENCE_ROOM * max(lengths)) + REFERENCE_SLACK if lengths else 0
+    return min(max(configured, needed), max(configured, cap))
+
+
 def evaluate_candidate(
     base_model: str | Path | PreTrainedModel,
     adapter_dir: str | Path | None,
@@ -129,6 +148,7 @@ def evaluate_candidate(
     baseline_version: str = "baseline",
     dataset_id: str = "eval",
     max_new_tokens: int = 128,
+    fit_to_references: bool = False,
     batch_size: int = 8,
     seed: int = 0,
     n_resamples: int = 1000,
@@ -148,6 +168,8 @@ def evaluate_candidate(
         system_prompt: for rows/scenarios that carry none.
         model_version / baseline_version / dataset_id: names used in the report and table rows.
         max_new_tokens, batch_size, seed: generation settings (greedy; the seed fixes the rest).
+        fit_to_references: raise ``max_new_tokens`` where the longest reference needs more
+            (`generation_budget`); the report's config records the budget used.
         n_resamples: bootstrap resamples for the intervals.
         consistency: ``"minilm"`` (embedding cosine, offline), ``"bow"`` (bag-of-words
             fallback), a scorer callable, or None to skip the consistency metrics.
@@ -174,7 +196,10 @@ def evaluate_candidate(
     if adapter_dir is not None:
         adapters["candidate"] = peft_folder(Path(adapter_dir), "candidate")
     prompts = [it.chat for it in items]
-    gen: dict[str, Any] = {"max_new_tokens": max_new_tokens, "seed": seed, "batch_size": batch_size}
+    budget = generation_budget(tok, items, max_new_tokens) if fit_to_references else max_new_tokens
+    if budget > max_new_tokens:
+        say(f"evaluation: {budget} new tokens per answer (the longest reference needs more than {max_new_tokens})")
+    gen: dict[str, Any] = {"max_new_tokens": budget, "seed": seed, "batch_size": batch_size}
 
     answers: dict[str, list[str]] = {}
     seconds: dict[str, float] = {}
