@@ -58,6 +58,7 @@ class HeldScrubber:
         self._go = threading.Event()
 
     version = "held-scrubber-1"  # the key of its (empty) stored detections
+    score_threshold = 0.5  # part of the stored results' policy key (memory/scrub_results.py)
 
     def _hold_on_second_call(self) -> None:
         self.calls += 1
@@ -75,9 +76,15 @@ class HeldScrubber:
 
     def apply_many(self, texts: list[str], policy: Any = None, source: Any = None, *,
                    group: bool = False) -> list[ScrubResult]:
-        """The policy step, called once per batch of the export: the second one waits."""
+        """The policy step of interaction groups (pseudonyms): the second call waits."""
         self._hold_on_second_call()
         return [ScrubResult(text) for text in texts]
+
+    def analyze_many(self, texts: list[str], policy: Any = None, source: Any = None) -> list[list[Any]]:
+        """The policy step of the export (spans to replace, stored in scrub_results), called once per
+        batch of texts not stored yet: the second one waits. Nothing to replace."""
+        self._hold_on_second_call()
+        return [[] for _ in texts]
 
     def release(self) -> None:
         self._go.set()
