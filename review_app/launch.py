@@ -8,8 +8,12 @@ from pathlib import Path
 #: The console's entry script.
 APP_SCRIPT = Path(__file__).resolve().parent / "streamlit_app.py"
 #: Streamlit options of a served console: loopback unless told otherwise, no telemetry, no file
-#: watcher, no "Deploy" menu, and a blue primary colour (the default red reads as "danger" on Approve).
+#: watcher, no "Deploy" menu, a blue primary colour (the default red reads as "danger" on Approve),
+#: and no "magic": the pages call st.* explicitly, and magic's ast.parse of every page script can
+#: fail on CPython 3.11 while another thread parses too ("AST constructor recursion depth
+#: mismatch", python/cpython#106905), which a CI run of the console's tests hit.
 OPTIONS = {
+    "runner.magicEnabled": "false",
     "server.headless": "true",
     "server.fileWatcherType": "none",
     "browser.gatherUsageStats": "false",

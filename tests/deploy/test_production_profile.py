@@ -241,6 +241,18 @@ def test_the_loop_runs_on_celery_workers_with_training_on_the_gpu_queue(
     })
 
     _seed(pg_database, tenant)
+    import dagster as dg
+
+    # The test reads the runs from the same Dagster storage as the daemon.
+    for key, value in env.items():
+        if key.startswith(("AION_DAGSTER_PG_", "DAGSTER_HOME")):
+            monkeypatch.setenv(key, value)
+
+    def _runs_ended(tenant_id: str) -> bool:
+        with dg.DagsterInstance.get() as instance:
+            runs = [r for r in instance.get_runs() if r.tags.get("aion/partition") == f"{tenant_id}/support"]
+        return bool(runs) and all(r.is_finished for r in runs)
+
     procs = Processes(tmp_path, env)
     celery = [str(BIN / "celery"), "-A", "aion_assets.worker", "worker", "--concurrency", "1", "-l", "INFO"]
     try:
@@ -250,13 +262,18 @@ def test_the_loop_runs_on_celery_workers_with_training_on_the_gpu_queue(
 
         deadline = time.monotonic() + LOOP_DEADLINE_SECONDS
         routes: list[Any] = []
-        while time.monotonic() < deadline and not routes:
+        finished = False
+        # The route appears while route_table's step is still running: the workers stop only once
+        # every run of the partition has ended, or stopping them would interrupt that step.
+        while time.monotonic() < deadline and not (routes and finished):
             procs.check_alive()
             time.sleep(5)
             routes = _routes(pg_database, tenant)
-        if not routes:
+            finished = bool(routes) and _runs_ended(tenant)
+        if not (routes and finished):
             raise AssertionError(
-                "no route after the deadline\n--- runs\n" + _runs_report(env)
+                f"route {'written' if routes else 'missing'}, runs {'ended' if finished else 'not ended'} "
+                "after the deadline\n--- runs\n" + _runs_report(env)
                 + "\n--- daemon\n" + procs.tail("daemon")
                 + "\n--- default worker\n" + procs.tail("worker-default")
                 + "\n--- gpu worker\n" + procs.tail("worker-gpu")
@@ -268,11 +285,6 @@ def test_the_loop_runs_on_celery_workers_with_training_on_the_gpu_queue(
     assert route.default_model_id is not None
 
     # Which worker ran which step: dagster-celery records it in the run's events.
-    import dagster as dg
-
-    for key, value in env.items():
-        if key.startswith(("AION_DAGSTER_PG_", "DAGSTER_HOME")):
-            monkeypatch.setenv(key, value)
     with dg.DagsterInstance.get() as instance:
         runs = [r for r in instance.get_runs() if r.tags.get("aion/partition") == f"{tenant}/support"]
         assert runs and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs), _runs_report(env)

@@ -25,6 +25,21 @@ PASSWORD = "correct horse battery"
 APP = Path(__file__).resolve().parents[2] / "review_app" / "streamlit_app.py"
 
 
+@pytest.fixture(autouse=True)
+def _served_console_options() -> Iterator[None]:
+    """AppTest runs the pages with the options a served console has (``review_app.launch.OPTIONS``)."""
+    from streamlit import config
+
+    from review_app.launch import OPTIONS
+
+    before = {name: config.get_option(name) for name in OPTIONS}
+    for name, value in OPTIONS.items():
+        config.set_option(name, {"true": True, "false": False}.get(value, value))
+    yield
+    for name, value in before.items():
+        config.set_option(name, value)
+
+
 @pytest.fixture
 def artifacts(tmp_path: Path) -> LocalArtifactStore:
     """The artifact store the API reads evaluation reports and dataset manifests from."""
