@@ -235,7 +235,12 @@ class EvaluationReportConfig(dg.Config):
         description="Generation length per answer, exactly (for quick runs); default: seal.yaml's "
         "evaluation.max_new_tokens (160), raised where the longest held-out reference needs more.",
     )
-    batch_size: int = Field(default=16, ge=1, le=256, description="Prompts generated together.")
+    batch_size: int = Field(
+        default=64, ge=1, le=256,
+        description="Prompts generated together, at most (balanced batches). A batch runs until its longest "
+        "answer ends, so larger batches cost little more each: on 2 CPU cores, 48 prompts took 60 s in one "
+        "batch against 87 s in three of 16.",
+    )
     max_eval_rows: int | None = Field(
         default=None, ge=1,
         description="Evaluate at most this many eval rows; default: seal.yaml's evaluation.max_eval_rows (all).",

@@ -360,3 +360,21 @@ def test_evaluation_records_the_fitted_budget(tiny, domain, tmp_path: Path) -> N
     fitted = evaluate_candidate(model, adapter, None, rows, None, domain.style, fit_to_references=True, **common)
     assert exact.config["max_new_tokens"] == 8
     assert fitted.config["max_new_tokens"] == generation_budget(tokenizer, items_from_rows(rows), 8) > 8
+
+
+def test_balanced_batches_cover_every_prompt_once_in_as_few_even_batches_as_fit() -> None:
+    from aion_assets.seal.evaluation.generation import balanced_batches
+
+    assert balanced_batches(0, 8) == []
+    assert balanced_batches(50, 48) == [range(0, 25), range(25, 50)]
+    assert balanced_batches(48, 48) == [range(0, 48)]
+    assert [len(b) for b in balanced_batches(91, 64)] == [46, 45]
+    for count in range(1, 120):
+        for size in (1, 3, 16, 64):
+            batches = balanced_batches(count, size)
+            assert [i for b in batches for i in b] == list(range(count))
+            assert len(batches) == -(-count // size)
+            assert max(len(b) for b in batches) <= size
+            assert max(len(b) for b in batches) - min(len(b) for b in batches) <= 1
+    with pytest.raises(ConfigError):
+        balanced_batches(3, 0)

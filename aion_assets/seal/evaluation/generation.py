@@ -19,6 +19,26 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
+def balanced_batches(count: int, batch_size: int) -> list[range]:
+    """COUNT items in as few batches of at most BATCH_SIZE as possible, of sizes differing by at most one (pure).
+
+    A batch generates until its longest answer ends, so on a CPU a batch costs nearly as much when
+    it is half full: 50 prompts at 48 are two batches of 25, not 48 and 2.
+    """
+    if batch_size < 1:
+        raise ConfigError("batch_size must be at least 1")
+    if count <= 0:
+        return []
+    n = -(-count // batch_size)
+    size, extra = divmod(count, n)
+    out, start = [], 0
+    for b in range(n):
+        end = start + size + (1 if b < extra else 0)
+        out.append(range(start, end))
+        start = end
+    return out
+
+
 def generate_answers(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -31,8 +51,9 @@ def generate_answers(
 ) -> list[str]:
     """Greedy answers to PROMPTS (a user message each, or a list of chat messages), in order.
 
-    Prompts are rendered with the training prompt format, batched by length with left padding
-    (so every answer starts right after its prompt), and decoded without special tokens.
+    Prompts are rendered with the training prompt format, sorted by length and split into
+    balanced batches of at most BATCH_SIZE (:func:`balanced_batches`), left-padded (so every answer
+    starts right after its prompt), and decoded without special tokens.
     ``progress`` (if given) is called after each batch with "answers done/total"; each batch is
     also reported as progress event TASK (:func:`aion_assets.seal.training.progress.report`).
     """
@@ -58,8 +79,8 @@ def generate_answers(
     model.eval()
     torch.manual_seed(seed)
     try:
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
+        for batch in balanced_batches(len(order), batch_size):
+            idx = order[batch.start : batch.stop]
             enc = tokenizer(
                 [texts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False
             ).to(model.device)
@@ -75,7 +96,7 @@ def generate_answers(
             new = out[:, enc["input_ids"].shape[1] :]
             for i, seq in zip(idx, new, strict=True):
                 answers[i] = str(tokenizer.decode(seq, skip_special_tokens=True)).strip()
-            done = min(start + batch_size, len(order))
+            done = batch.stop
             report(task, done, len(order))
             if progress is not None:
                 progress(f"answers {done}/{len(order)}")
