@@ -33,6 +33,7 @@ from aion_assets.memory.resources import MemoryStoreResource
 from aion_assets.registry.naming import family_name
 from aion_assets.registry.resources import RegistryResource
 from aion_assets.seal.datasets.assets import sft_dataset
+from aion_assets.seal.evaluation.generation import GENERATION_BATCH_SIZE
 from aion_assets.seal.evaluation.report import report_prefix as evaluation_report_prefix
 from aion_assets.seal.partitions import GPU_QUEUE, QUEUE_TAG, split_partition_key, tenant_domain_partitions
 from aion_assets.seal.pinning import check_pinned, pinned_adapter
@@ -236,7 +237,7 @@ class EvaluationReportConfig(dg.Config):
         "evaluation.max_new_tokens (160), raised where the longest held-out reference needs more.",
     )
     batch_size: int = Field(
-        default=64, ge=1, le=256,
+        default=GENERATION_BATCH_SIZE, ge=1, le=256,
         description="Prompts generated together, at most (balanced batches). A batch runs until its longest "
         "answer ends, so larger batches cost little more each: on 2 CPU cores, 48 prompts took 60 s in one "
         "batch against 87 s in three of 16.",

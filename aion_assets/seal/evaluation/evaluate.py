@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 from aion_assets.core.errors import ConfigError
 from aion_assets.seal.evaluation.bootstrap import paired_bootstrap
 from aion_assets.seal.evaluation.consistency import ConsistencyScorer, EmbeddingConsistency
-from aion_assets.seal.evaluation.generation import attach_adapters, generate_answers, load_model, peft_folder
+from aion_assets.seal.evaluation.generation import (
+    GENERATION_BATCH_SIZE,
+    attach_adapters,
+    generate_answers,
+    load_model,
+    peft_folder,
+)
 from aion_assets.seal.evaluation.items import EvalItem, items_from_rows, items_from_scenarios
 from aion_assets.seal.evaluation.metrics import METRICS, mean_metric, score_examples
 from aion_assets.seal.evaluation.report import (
@@ -149,7 +155,7 @@ def evaluate_candidate(
     dataset_id: str = "eval",
     max_new_tokens: int = 128,
     fit_to_references: bool = False,
-    batch_size: int = 8,
+    batch_size: int = GENERATION_BATCH_SIZE,
     seed: int = 0,
     n_resamples: int = 1000,
     consistency: ConsistencyScorer | str | None = "minilm",
