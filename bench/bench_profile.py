@@ -220,14 +220,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.warmup < 1 or args.active < 1:
         parser.error("--warmup and --active must be at least 1")
-    from bench._cpu import describe_pinning, pin_one_core, pinning_state
+    from bench._cpu import cpu_bf16_label, describe_pinning, pin_one_core, pinning_state
+    from bench._report import write_section
 
     if args.one_core:
-        pin_one_core(0)
+        pin_one_core(0)  # before anything imports torch
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from bench._cpu import cpu_bf16_label
-    from bench._report import write_section
 
     res = run(args.domain, args.warmup, args.active, args.model_home)
     body = report_body(res, cpu_bf16_label(), describe_pinning(pinning_state()))

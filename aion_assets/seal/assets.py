@@ -238,9 +238,7 @@ class EvaluationReportConfig(dg.Config):
     )
     batch_size: int = Field(
         default=GENERATION_BATCH_SIZE, ge=1, le=256,
-        description="Prompts generated together, at most (balanced batches). A batch runs until its longest "
-        "answer ends, so larger batches cost little more each: on 2 CPU cores, 48 prompts took 60 s in one "
-        "batch against 87 s in three of 16.",
+        description="Prompts generated together, at most, in balanced batches (see generation.GENERATION_BATCH_SIZE).",
     )
     max_eval_rows: int | None = Field(
         default=None, ge=1,
