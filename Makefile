@@ -29,7 +29,9 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/aion demo
 
-PYTEST ?= $(BIN)/pytest
+# Two xdist workers: the tests marked slow run one at a time on one of them (tests/conftest.py),
+# the quick ones share both (the serial suite took 26 min on 2 cores, most of it one core busy).
+PYTEST ?= $(BIN)/pytest -n 2 --dist loadgroup
 MYPY   ?= $(BIN)/mypy
 
 # mypy (about 80 s of one core) runs beside pytest's first minutes instead of before them;

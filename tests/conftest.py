@@ -21,6 +21,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``make test`` runs two workers), the tests marked ``slow`` form one group.
+
+    They train the real model, run Dagster's daemon or Celery workers, or start servers, and some
+    wait on deadlines: run one at a time on one worker, beside the quick tests on the other, they
+    never contend with each other for the machine's cores.
+    """
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.xdist_group("slow"))
+
+
 PG_HOST = os.environ.get("AION_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("AION_TEST_PG_PORT", "5432"))
 PG_SUPERUSER = os.environ.get("AION_TEST_PG_USER", "postgres")

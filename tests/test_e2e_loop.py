@@ -13,10 +13,13 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-# CI's budget (the whole suite must stay under 30 minutes on 2 cores): 2.5 minutes of training
-# (20-40 steps, whether the CPU has bf16 or not) and 24 held-out rows; both are enough for every
-# assertion below, with room (bench/bench_learning.py measures the real budgets).
-TRAIN_MINUTES = float(os.environ.get("AION_E2E_TRAIN_MINUTES", "2.5"))
+# CI's budget (the whole suite must stay under 30 minutes on 2 cores): 28 training steps (about
+# 2.5 minutes on 2 idle cores, fp32 or bf16) and 24 held-out rows; both are enough for every
+# assertion below, with room (bench/bench_learning.py measures the real budgets). Steps, not
+# minutes: the quick tests run beside this one (make test's second xdist worker), and what the
+# adapter learns must not depend on how busy the machine is. The minutes only cap a stuck run.
+TRAIN_STEPS = int(os.environ.get("AION_E2E_TRAIN_STEPS", "28"))
+TRAIN_MINUTES = float(os.environ.get("AION_E2E_TRAIN_MINUTES", "10"))
 EVAL_ROWS = int(os.environ.get("AION_E2E_EVAL_ROWS", "24"))
 
 
@@ -51,7 +54,8 @@ def test_demo_domain_learns_end_to_end(embedded) -> None:  # type: ignore[no-unt
     assert summary["acme"]["interactions"] == len(generate_domain("acme/support").interactions())
 
     out = run_partition(
-        settings, "acme", "support", max_train_minutes=TRAIN_MINUTES, max_eval_rows=EVAL_ROWS,
+        settings, "acme", "support", max_steps=TRAIN_STEPS, max_train_minutes=TRAIN_MINUTES,
+        max_eval_rows=EVAL_ROWS,
         require_beats_control=("rougeL_body",), echo=lambda _m: None, model_home=cache,
     )
     assert out["success"], out["failures"]

@@ -30,7 +30,7 @@ import yaml
 
 from tests.seal.conftest import build_tiny_llama
 
-pytestmark = pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")]
 SECRET = "stranger-tenant-secret-" + "s" * 20
 
 

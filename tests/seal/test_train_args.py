@@ -138,6 +138,7 @@ def _env() -> dict[str, str]:
     )
 
 
+@pytest.mark.slow
 def test_deepspeed_zero2_trains_on_the_cpu_accelerator(tmp_path: Path) -> None:
     env = _env() | {
         "MASTER_ADDR": "127.0.0.1",
