@@ -84,8 +84,12 @@ def _texts(k: int, pii: bool, distinct: int | None = None) -> tuple[str, str]:
 
 
 def fill(engine: sa.Engine, n: int, *, pii: bool = False, distinct: int | None = None, first: int = 0,
-         tenant_row: bool = True) -> None:
-    """Insert N interactions (rows FIRST.. FIRST+N-1) with one approved edit each, plus n/10 weaker duplicates."""
+         tenant_row: bool = True, approved_now: bool = False) -> None:
+    """Insert N interactions (rows FIRST.. FIRST+N-1) with one approved edit each, plus n/10 weaker duplicates.
+
+    The history's edits are reviewed when they were made; APPROVED_NOW stamps the review at the time
+    of the fill instead (new approvals, as the review API stamps them).
+    """
     from aion_assets.memory import tables as t
 
     now = datetime.now(UTC)
@@ -111,7 +115,7 @@ def fill(engine: sa.Engine, n: int, *, pii: bool = False, distinct: int | None =
                     "editor_type": "human", "original_output": "Please see the manual.",
                     "edited_output": answer,
                     "reason_code": "incomplete", "reward_score": 0.9 - 0.2 * extra, "status": "approved",
-                    "reviewer": "r", "reviewed_at": ts, "timestamp": ts, "metadata": {},
+                    "reviewer": "r", "reviewed_at": now if approved_now else ts, "timestamp": ts, "metadata": {},
                 })
         with engine.begin() as conn:
             conn.execute(sa.insert(t.interactions), inters)
@@ -292,7 +296,7 @@ def run_scrub_size(n: int, database_url: str | None, distinct: int, memo: bool) 
                 out["baseline_s"] = time.perf_counter() - t0
                 assert rows == n, f"baseline: exported {rows} rows, expected {n}"
                 out["stored"] = DetectionStore(engine).count(TENANT)
-                fill(owner, 1000, pii=True, first=n, tenant_row=False)
+                fill(owner, 1000, pii=True, first=n, tenant_row=False, approved_now=True)
                 _analyze(owner)
                 timed(client, "incremental", out, n + 1000)
                 detections.MEMO_SIZE = memo_size

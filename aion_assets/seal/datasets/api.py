@@ -8,8 +8,6 @@ detections of each text (``aion_assets.memory.detections``): only texts never an
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -25,12 +23,12 @@ from aion_assets.core.telemetry import ApiMetrics
 from aion_assets.memory.api import Store
 from aion_assets.memory.detections import DetectionStore, StoredScrubber
 from aion_assets.memory.models import Tenant, sane_utc
-from aion_assets.memory.scrub.policy import scrub_policy, vocabulary_settings
+from aion_assets.memory.scrub.policy import scrub_policy
 from aion_assets.memory.store import MemoryStore
 from aion_assets.seal.datasets.curate import curate, is_usable, scrub_examples
 from aion_assets.seal.datasets.rows import dumps_row, split_of
 from aion_assets.seal.datasets.tenant_config import curation_settings
-from aion_assets.seal.datasets.vocabulary import answers_of, learn_vocabulary
+from aion_assets.seal.datasets.vocabulary_live import LiveVocabularies
 
 router = APIRouter()
 NDJSON = "application/x-ndjson"
@@ -59,36 +57,20 @@ def _prepare(store: MemoryStore, tenant_id: str, min_reward: float | None) -> tu
     return tenant, settings, scrub_policy(tenant, _vocabulary(store, tenant)), scrubber
 
 
-#: Learned vocabularies by (tenant, what they were learned from); a few tenants per process.
-_VOCABULARIES: OrderedDict[tuple[Any, ...], tuple[str, ...]] = OrderedDict()
-_VOCABULARY_CACHE_SIZE = 32
-_vocabulary_lock = threading.Lock()
+#: Learned vocabularies of this process, kept current by watermark (``vocabulary_live``).
+VOCABULARIES = LiveVocabularies()
 
 
 def _vocabulary(store: MemoryStore, tenant: Tenant | None) -> tuple[str, ...]:
     """The tenant's learned vocabulary, exactly as ``seal/tenant_vocabulary`` learns it.
 
-    Learning reads all the tenant's answers, so the result is kept per process until the tenant's
-    data or settings change: the key holds the interaction and approved-edit counts, the newest
-    interaction time, the vocabulary settings and the deny-list (an approved edit never changes
-    or leaves the approved state; retention deletes interactions, which changes the counts).
+    A full pass over the tenant's answers the first time; afterwards only the edits approved
+    since the last call are read (``vocabulary_live``), so an export after 1,000 new approvals
+    reads 1,000 answers, not the history.
     """
     if tenant is None:
         return ()
-    settings, deny = vocabulary_settings(tenant), scrub_policy(tenant).deny_list
-    counts = store.counts(tenant.tenant_id)
-    key = (tenant.tenant_id, counts["interactions"], counts["edits"]["approved"], counts["newest"], settings, deny)
-    with _vocabulary_lock:
-        if key in _VOCABULARIES:
-            _VOCABULARIES.move_to_end(key)
-            return _VOCABULARIES[key]
-    pairs = store.iter_approved_edits(tenant.tenant_id, min_reward=0.0)
-    terms = learn_vocabulary(tenant.tenant_id, answers_of(pairs), settings, deny_list=deny).terms
-    with _vocabulary_lock:
-        _VOCABULARIES[key] = terms
-        while len(_VOCABULARIES) > _VOCABULARY_CACHE_SIZE:
-            _VOCABULARIES.popitem(last=False)
-    return terms
+    return VOCABULARIES.terms(store, tenant)
 
 
 @router.get(

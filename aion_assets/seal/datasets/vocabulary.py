@@ -136,6 +136,93 @@ def answers_of(pairs: Iterable[tuple[SelfEdit, Interaction]]) -> Iterator[Answer
 # -- learning ------------------------------------------------------------------------------------
 
 
+class Evidence:
+    """What the rules count over a tenant's answers, kept so that answers can be added later.
+
+    ``learn_vocabulary`` fills one from all the answers; the export keeps one per tenant and
+    adds only the answers that new approvals created or extended (``seal.datasets.api``), so a
+    build after 1,000 new approvals reads the 1,000, not the history. Adding to an answer
+    already counted (an interaction that got another approved edit) passes the texts counted
+    before as ``before``: only the terms its new texts bring are counted again, so the result
+    equals a full pass over the current answers. Memory grows with the distinct candidate terms
+    and users, never with the answers (per term at most ``min_users`` user ids are held).
+    """
+
+    def __init__(self, min_users: int) -> None:
+        from aion_assets.memory.scrub.gazetteers import first_names
+
+        self.min_users = min_users
+        self.names = first_names()
+        self.users_of: dict[str, set[str] | None] = {}  # None once K distinct users are reached
+        self.answers_with: dict[str, int] = {}
+        self.excluded_words: set[str] = set()  # self-given names and user-id words (folded)
+        self.addressed_words: set[str] = set()  # folded words of persons the answers address
+        self.n_answers = 0
+        self.all_users: set[str] = set()
+
+    def _terms(self, texts: Iterable[str]) -> set[str]:
+        seen: set[str] = set()
+        for text in texts:
+            found, addressed = candidate_terms(text, self.names)
+            seen |= found
+            self.addressed_words |= addressed
+        return seen
+
+    def add(self, answer: Answer, before: tuple[str, ...] = ()) -> None:
+        """Count ANSWER; BEFORE: the texts of the same answer already counted (none: a new answer)."""
+        if not before:
+            self.n_answers += 1
+            self.excluded_words |= self_names(answer.message) | user_id_words(answer.user_id)
+            if answer.user_id:
+                self.all_users.add(answer.user_id)
+        new_terms = self._terms(t for t in answer.texts if t not in before)
+        if before:
+            new_terms -= self._terms(before)
+        k = self.min_users
+        for term in new_terms:
+            self.answers_with[term] = self.answers_with.get(term, 0) + 1
+            users = self.users_of.setdefault(term, set())
+            if users is not None and answer.user_id:
+                users.add(answer.user_id)
+                if len(users) >= k:
+                    self.users_of[term] = None
+
+    def vocabulary(self, tenant_id: str, settings: VocabularySettings, *, deny_list: Iterable[str] = ()) -> Vocabulary:
+        """The terms that pass every rule now (module docstring), as a Vocabulary."""
+        if settings.min_users != self.min_users:
+            raise ValueError(f"evidence counted for min_users={self.min_users}, asked for {settings.min_users}")
+        names = self.names
+        deny_rx = _deny_regex(tuple(deny_list))
+        refused: dict[str, int] = {}
+        kept: list[str] = []
+        for term, n in self.answers_with.items():
+            reason = refusal(term, names)
+            words = [fold_word(w) for w in term.split() if not has_digit(w)]
+            if reason is None and any(w in self.addressed_words for w in words):
+                reason = "addressed"
+            if reason is None and any(w in self.excluded_words for w in words):
+                reason = "customer_name"
+            if reason is None and deny_rx is not None and deny_rx.search(term):
+                reason = "deny_list"
+            if reason is None and self.users_of[term] is not None:
+                reason = "too_few_users"
+            if reason is None and n < settings.min_share * self.n_answers:
+                reason = "too_rare"
+            if reason is None:
+                kept.append(term)
+            else:
+                refused[reason] = refused.get(reason, 0) + 1
+        return Vocabulary(
+            tenant_id=tenant_id,
+            terms=tuple(sorted(kept)),
+            settings=settings,
+            answers=self.n_answers,
+            users=len(self.all_users),
+            candidates=len(self.answers_with),
+            refused=refused,
+        )
+
+
 def learn_vocabulary(
     tenant_id: str,
     answers: Iterable[Answer],
@@ -146,7 +233,7 @@ def learn_vocabulary(
     """The tenant's vocabulary from its ANSWERS (see the module docstring for the rules).
 
     Streams: memory grows with the number of distinct candidate terms, not with the answers
-    (per term at most ``min_users`` user ids are held).
+    (:class:`Evidence`).
 
     Args:
         tenant_id: recorded in the result.
@@ -158,61 +245,10 @@ def learn_vocabulary(
     Returns:
         The Vocabulary, its terms sorted.
     """
-    from aion_assets.memory.scrub.gazetteers import first_names
-
-    names = first_names()
-    k = settings.min_users
-    users_of: dict[str, set[str] | None] = {}  # None once K distinct users are reached
-    answers_with: dict[str, int] = {}
-    excluded_words: set[str] = set()  # self-given names and user-id words (folded)
-    addressed_words: set[str] = set()  # folded words of persons the answers address
-    n_answers = 0
-    all_users: set[str] = set()
+    evidence = Evidence(settings.min_users)
     for answer in answers:
-        n_answers += 1
-        excluded_words |= self_names(answer.message) | user_id_words(answer.user_id)
-        if answer.user_id:
-            all_users.add(answer.user_id)
-        seen: set[str] = set()
-        for text in answer.texts:
-            found, addressed = candidate_terms(text, names)
-            seen |= found
-            addressed_words |= addressed
-        for term in seen:
-            answers_with[term] = answers_with.get(term, 0) + 1
-            users = users_of.setdefault(term, set())
-            if users is not None and answer.user_id:
-                users.add(answer.user_id)
-                if len(users) >= k:
-                    users_of[term] = None
-    deny_rx = _deny_regex(tuple(deny_list))
-    refused: dict[str, int] = {}
-    kept: list[str] = []
-    for term, n in answers_with.items():
-        reason = refusal(term, names)
-        if reason is None and any(fold_word(w) in addressed_words for w in term.split() if not has_digit(w)):
-            reason = "addressed"
-        if reason is None and any(fold_word(w) in excluded_words for w in term.split() if not has_digit(w)):
-            reason = "customer_name"
-        if reason is None and deny_rx is not None and deny_rx.search(term):
-            reason = "deny_list"
-        if reason is None and users_of[term] is not None:
-            reason = "too_few_users"
-        if reason is None and n < settings.min_share * n_answers:
-            reason = "too_rare"
-        if reason is None:
-            kept.append(term)
-        else:
-            refused[reason] = refused.get(reason, 0) + 1
-    return Vocabulary(
-        tenant_id=tenant_id,
-        terms=tuple(sorted(kept)),
-        settings=settings,
-        answers=n_answers,
-        users=len(all_users),
-        candidates=len(answers_with),
-        refused=refused,
-    )
+        evidence.add(answer)
+    return evidence.vocabulary(tenant_id, settings, deny_list=deny_list)
 
 
 def _deny_regex(terms: tuple[str, ...]) -> re.Pattern[str] | None:
