@@ -125,16 +125,16 @@ def answers_changed_after(
         before: dict[Any, list[str]] = {}
         for start in range(0, len(ids), chunk):
             part = ids[start : start + chunk]
-            for row in conn.execute(
+            for inter_row in conn.execute(
                 sa.select(i.id, i.user_id, i.input_text, i.output_text).where(i.tenant_id == tenant_id, i.id.in_(part))
             ):
-                inters[row.id] = row
-            for row in conn.execute(
+                inters[inter_row.id] = inter_row
+            for edit_row in conn.execute(
                 sa.select(e.interaction_id, e.edited_output).where(
                     *approved, e.interaction_id.in_(part), _through(e, after)
                 )
             ):
-                before.setdefault(row.interaction_id, []).append(row.edited_output)
+                before.setdefault(edit_row.interaction_id, []).append(edit_row.edited_output)
     changes = []
     for iid, texts in added.items():
         inter = inters.get(iid)
