@@ -140,7 +140,7 @@ class Evidence:
     """What the rules count over a tenant's answers, kept so that answers can be added later.
 
     ``learn_vocabulary`` fills one from all the answers; the export keeps one per tenant and
-    adds only the answers that new approvals created or extended (``seal.datasets.api``), so a
+    adds only the answers that new approvals created or extended (``seal.datasets.vocabulary_live``), so a
     build after 1,000 new approvals reads the 1,000, not the history. Adding to an answer
     already counted (an interaction that got another approved edit) passes the texts counted
     before as ``before``: only the terms its new texts bring are counted again, so the result
