@@ -12,11 +12,15 @@ support beside them, go into the "learning" section of docs/benchmarks.md, good 
 example answers into docs/learning-examples.md.
 
     python -m bench.bench_learning [--domains acme/support globex/billing velocia/service] [--train-minutes 8]
-        [--one-core] [--eval-rows N] [--no-write]
+        [--one-core [--cpu N]] [--precision fp32] [--eval-rows N] [--no-write]
 
 ``--one-core`` emulates a machine half as fast (`bench._cpu.pin_one_core`): the process and the
-runs it starts pinned to CPU 0 before torch is imported, one torch / OpenMP / MKL thread; it
-writes its own section ("learning-one-core") and leaves docs/learning-examples.md alone.
+runs it starts pinned to CPU 0 (or ``--cpu N``) before torch is imported, one torch / OpenMP / MKL
+thread; it writes its own section ("learning-one-core") and leaves docs/learning-examples.md alone.
+``--precision fp32`` trains in fp32 on a CPU that has native bf16 (the tenants' seal.yaml copy sets
+it), so a CPU without bf16 is measured on this one; its figures get a section of their own
+("learning-fp32", or "learning-one-core-fp32" with ``--one-core``). Two one-core runs can go side by
+side on CPUs 0 and 1.
 ``--no-write`` prints the figures and writes nothing (for short smoke runs).
 """
 
@@ -106,7 +110,8 @@ def seal_config_with_style(source: Path, name: str) -> dict[str, Any]:
 
 
 def run_domain(
-    name: str, train_minutes: float | None, model_home: Path, seal_source: Path, eval_rows: int | None = None
+    name: str, train_minutes: float | None, model_home: Path, seal_source: Path, eval_rows: int | None = None,
+    precision: str | None = None,
 ) -> dict[str, Any]:
     """Ingest NAME into a fresh home and materialize its partition; the run's metadata, wall time and examples."""
     from aion_assets.core.migrate import upgrade
@@ -116,6 +121,10 @@ def run_domain(
 
     home = Path(tempfile.mkdtemp(prefix="aion-learning-"))
     overlay = seal_config_with_style(seal_source, name)
+    if precision is not None:  # a CPU without native bf16, emulated on one that has it
+        defaults = overlay.setdefault("defaults", {}) or {}
+        overlay["defaults"] = defaults
+        (defaults.setdefault("hyperparameters", {}) or {})["precision"] = precision
     os.environ["AION_HOME"] = str(home)
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
     (home / "dagster").mkdir()
@@ -243,17 +252,24 @@ def main() -> None:
         "--from-homes", type=Path, nargs="+", default=None,
         help="re-render from finished runs' AION_HOMEs (one per domain, same order) instead of training again",
     )
-    parser.add_argument("--one-core", action="store_true", help="taskset -c 0 and torch.set_num_threads(1)")
+    parser.add_argument("--one-core", action="store_true", help="taskset -c CPU and torch.set_num_threads(1)")
+    parser.add_argument("--cpu", type=int, default=0, help="the CPU --one-core pins to (0)")
+    parser.add_argument(
+        "--precision", choices=("fp32",), default=None,
+        help="train in fp32 whatever the CPU has: emulates a CPU without native bf16 (own report section)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print the figures, write no docs (smoke runs)")
     args = parser.parse_args()
     if args.one_core:
-        pin_one_core(0)  # before anything below imports torch
+        pin_one_core(args.cpu)  # before anything below imports torch
     from aion_assets.core.settings import get_settings
 
     get_settings.cache_clear()
     seal_source = get_settings().seal_config
     pinning = describe_pinning(pinning_state())
     cpu = cpu_bf16_label()
+    if args.precision == "fp32":
+        cpu += ", bf16 left unused: training forced to fp32 (--precision fp32)"
     print(f"CPU: {cpu}; {pinning}")
     if args.from_homes:
         results = {name: from_home(home, name) for name, home in zip(args.domains, args.from_homes, strict=True)}
@@ -261,7 +277,9 @@ def main() -> None:
         results = {}
         for name in args.domains:
             load_before = os.getloadavg()
-            results[name] = run_domain(name, args.train_minutes, args.model_home, seal_source, args.eval_rows)
+            results[name] = run_domain(
+                name, args.train_minutes, args.model_home, seal_source, args.eval_rows, args.precision
+            )
             results[name]["load_avg"] = [list(load_before), list(os.getloadavg())]
             if results[name].get("home"):
                 Path(results[name]["home"], "bench-learning.json").write_text(json.dumps(results[name], default=str))
@@ -290,10 +308,14 @@ def main() -> None:
         return
     section = ("learning-one-core", "Learning on the demo domains, one core (issue 15)") if args.one_core else (
         "learning", "Learning on the demo domains (issues 7, 15)")
+    if args.precision == "fp32":
+        section = (section[0] + "-fp32", section[1].replace(" (issue", ", training in fp32 (issue"))
     command = "python -m bench.bench_learning --domains " + " ".join(args.domains)
     command += f" --train-minutes {args.train_minutes:g}" + (f" --eval-rows {args.eval_rows}" if args.eval_rows else "")
-    write_section(*section, text, command=command + (" --one-core" if args.one_core else ""))
-    if not args.one_core:
+    command += f" --one-core --cpu {args.cpu}" if args.one_core else ""
+    command += f" --precision {args.precision}" if args.precision else ""
+    write_section(*section, text, command=command)
+    if not args.one_core and not args.precision:
         (ROOT / "docs" / "learning-examples.md").write_text("\n".join(examples) + "\n")
 
 

@@ -193,11 +193,11 @@ def report(args: argparse.Namespace) -> None:
     if args.notes:
         lines += ["", Path(args.notes).read_text().strip()]
     write_section(
-        "levers",
-        "Training levers at a fixed number of steps (issue 15)",
+        args.section,
+        args.title,
         "\n".join(lines),
         command="python -m bench.bench_levers run --domain D --steps N --variant V --hp ... ; "
-        "python -m bench.bench_levers report RESULTS",
+        f"python -m bench.bench_levers report RESULTS --section {args.section}",
     )
 
 
@@ -218,6 +218,8 @@ def main() -> None:
     r = sub.add_parser("report", help="write the results into docs/benchmarks.md")
     r.add_argument("results", type=Path)
     r.add_argument("--notes", type=Path, help="markdown appended below the table")
+    r.add_argument("--section", default="levers", help="the docs/benchmarks.md section it (re)writes")
+    r.add_argument("--title", default="Training levers at a fixed number of steps (issue 15)")
     r.add_argument("--model-home", type=Path, default=ROOT / ".aion")
     pad = sub.add_parser("padding", help="print the padding table (tokenization only)")
     pad.add_argument("--model-home", type=Path, default=ROOT / ".aion")

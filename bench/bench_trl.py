@@ -334,7 +334,7 @@ def train_trl(
     tokenizer = load_tokenizer(base_path)
     tokenizer.chat_template = chat_template(tokenizer)  # the product's fallback for template-less tokenizers
     model = AutoModelForCausalLM.from_pretrained(str(base_path), dtype=torch.float32)
-    lora = lora_config(hp)  # the product's own LoRA shape
+    lora = lora_config(hp, model.config.num_hidden_layers)  # the product's own LoRA shape
 
     class Budget(TrainerCallback):  # type: ignore[misc]
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -57,6 +57,11 @@ class HyperParameters(_Strict):
         "and a budgeted run of a few epochs under-fits rather than over-fits.",
     )
     target_modules: tuple[str, ...] = Field(default=ALL_LINEAR, min_length=1, description="Modules to adapt.")
+    top_layers: int | None = Field(
+        default=None, ge=1, le=1024,
+        description="Adapt only the N transformer blocks nearest the output (None: every block). The backward "
+        "pass then stops at the lowest adapted block, so a step costs less.",
+    )
     learning_rate: float = Field(default=1e-3, gt=0, le=1, description="Peak learning rate (AdamW).")
     lr_scheduler: Scheduler = Field(
         default="constant",
@@ -68,7 +73,7 @@ class HyperParameters(_Strict):
     epochs: float | None = Field(
         default=None, gt=0, description="Passes over the data (None: bounded by steps/time)."
     )
-    max_steps: int | None = Field(default=200, ge=1, description="Optimizer steps at most.")
+    max_steps: int | None = Field(default=400, ge=1, description="Optimizer steps at most.")
     max_train_minutes: float | None = Field(default=8.0, gt=0, description="Training-loop time budget.")
     batch_size: int = Field(default=8, ge=1, le=4096, description="Examples per device per micro-batch.")
     grad_accum: int = Field(default=1, ge=1, le=1024, description="Micro-batches per optimizer step.")
@@ -106,6 +111,7 @@ class HyperParameterOverrides(_Strict):
     alpha: int | None = Field(default=None, ge=1)
     dropout: float | None = Field(default=None, ge=0, lt=1)
     target_modules: tuple[str, ...] | None = Field(default=None, min_length=1)
+    top_layers: int | None = Field(default=None, ge=1, le=1024)
     learning_rate: float | None = Field(default=None, gt=0, le=1)
     lr_scheduler: Scheduler | None = None
     warmup_steps: int | None = Field(default=None, ge=0)

@@ -288,6 +288,29 @@ def test_result_records_tokens_batching_and_fact_sets(
     assert 0 < extra["final_lr_factor"] < 0.3  # linear decay over 6 steps: the last runs at 1/6 of the peak
 
 
+def test_top_layers_adapts_only_the_blocks_nearest_the_output(
+    tiny_llama: Path, sft_rows: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    from safetensors.torch import load_file
+
+    from aion_assets.seal.training.train import adapted_layers, lora_config
+
+    out = tmp_path / "top"
+    result = train_lora(tiny_llama, sft_rows, sft_rows[:4], _hp(max_steps=30, top_layers=1), out, devices=CPU)
+    names = list(load_file(str(out / "adapter_model.safetensors")))
+    assert names and all(".layers.1." in n for n in names), names  # the tiny model has blocks 0 and 1
+    assert json.loads((out / "adapter_config.json").read_text())["layers_to_transform"] == [1]
+    assert result.extra["top_layers"] == 1
+    first, last = result.loss_curve[0][1], sum(v for _, v in result.loss_curve[-5:]) / 5
+    assert last < first - 0.3, result.loss_curve
+
+    # N at or above the model's depth adapts every block; the depth is needed to pick them.
+    assert adapted_layers(_hp(top_layers=30), 30) is None and adapted_layers(_hp(), 30) is None
+    assert adapted_layers(_hp(top_layers=12), 30) == list(range(18, 30))
+    with pytest.raises(ConfigError, match="number of layers"):
+        lora_config(_hp(top_layers=2))
+
+
 def test_cancellation_leaves_nothing(
     tiny_llama: Path, sft_rows: list[dict[str, Any]], tmp_path: Path
 ) -> None:

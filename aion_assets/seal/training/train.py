@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aion_assets.core.errors import AionError, ArtifactError
+from aion_assets.core.errors import AionError, ArtifactError, ConfigError
 from aion_assets.core.settings import CONFIG_DIR
 from aion_assets.seal.config import HyperParameters, load_seal_config
 from aion_assets.seal.training.batching import TrainOrder, fit_max_seq_len, group_ids
@@ -52,6 +52,7 @@ from aion_assets.seal.training.trainer import (
     ProgressCallback,
     check_targets,
     make_trainer_classes,
+    num_hidden_layers,
     response_eval_loss,
     zero_stage,
 )
@@ -117,16 +118,36 @@ class TrainResult:
 
 
 
-def lora_config(hp: HyperParameters) -> Any:
-    """The PEFT ``LoraConfig`` of HP (rank, alpha, dropout, targets): what ``train_lora`` trains, and what a
-    benchmark gives a peer trainer so that both train the same adapter shape."""
+def adapted_layers(hp: HyperParameters, num_layers: int) -> list[int] | None:
+    """Indices of the transformer blocks HP adapts in a model of NUM_LAYERS blocks (None: all of them).
+
+    ``top_layers`` N keeps the N blocks nearest the output: gradients then flow back only through
+    those, and the blocks below run forward only (no activations kept for backward).
+    """
+    if hp.top_layers is None or hp.top_layers >= num_layers:
+        return None
+    return list(range(num_layers - hp.top_layers, num_layers))
+
+
+def lora_config(hp: HyperParameters, num_layers: int | None = None) -> Any:
+    """The PEFT ``LoraConfig`` of HP (rank, alpha, dropout, targets, adapted blocks): what ``train_lora``
+    trains, and what a benchmark gives a peer trainer so that both train the same adapter shape.
+
+    NUM_LAYERS (the base model's ``num_hidden_layers``) is needed when HP sets ``top_layers``.
+    """
     from peft import LoraConfig
 
+    layers = None
+    if hp.top_layers is not None:
+        if num_layers is None:
+            raise ConfigError("top_layers is set: the base model's number of layers is needed to pick them")
+        layers = adapted_layers(hp, num_layers)
     return LoraConfig(
         r=hp.r,
         lora_alpha=hp.alpha,
         lora_dropout=hp.dropout,
         target_modules=list(hp.target_modules),
+        layers_to_transform=layers,
         bias="none",
         task_type="CAUSAL_LM",
     )
@@ -215,7 +236,7 @@ def train_lora(
     model = AutoModelForCausalLM.from_pretrained(str(base_model_path), dtype=torch.float32)
     model.config.use_cache = False
     check_targets(model, hp.target_modules)
-    peft_model = get_peft_model(model, lora_config(hp))
+    peft_model = get_peft_model(model, lora_config(hp, num_hidden_layers(model)))
 
     parent = output_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -302,6 +323,7 @@ def train_lora(
                 "batching": hp.batching,
                 "balance_answers": hp.balance_answers,
                 "fact_token_weight": hp.fact_token_weight,
+                "top_layers": hp.top_layers,
                 "lr_scheduler": hp.lr_scheduler,
                 "final_lr_factor": round(control.last_lr / hp.learning_rate, 4)
                 if control.last_lr is not None

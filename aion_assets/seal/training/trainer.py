@@ -227,6 +227,13 @@ def check_targets(model: Any, targets: Sequence[str]) -> None:
         )
 
 
+def num_hidden_layers(model: Any) -> int | None:
+    """The transformer blocks of MODEL according to its config (None when the config does not say)."""
+    config = getattr(model, "config", None)
+    n = getattr(config, "num_hidden_layers", None) or getattr(config, "n_layer", None)
+    return int(n) if isinstance(n, int) else None
+
+
 def response_eval_loss(
     model: Any,
     encoded: list[dict[str, list[int]]],
