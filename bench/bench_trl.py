@@ -19,7 +19,8 @@ fine-tuning rate") and ``completion_only_loss=True`` on conversational prompt/co
 A trainer that ends before a checkpoint time (step cap, epochs) is represented there by its
 final adapter; the table says at which step and second each adapter was taken.
 
-    python -m bench.bench_trl [--domain acme/support] [--minutes 1 2 4 8] [--eval-rows N] [--no-write]
+    python -m bench.bench_trl [--domain acme/support] [--minutes 1 2 4 8] [--eval-rows N] [--one-core [--cpu N]]
+        [--no-write]
 
 Writes docs/img/time_to_quality.png and the "time-to-quality" section of docs/benchmarks.md
 (with the command, the machine, the CPU's bf16 support and the load average before / after).
@@ -520,10 +521,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--trl", nargs="*", default=[], help="SFTConfig overrides key=value (JSON values)")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results here")
     parser.add_argument("--no-write", action="store_true", help="print only; the plot goes to /tmp (smoke runs)")
+    parser.add_argument("--one-core", action="store_true", help="taskset -c CPU and one torch thread, for both trainers")
+    parser.add_argument("--cpu", type=int, default=0, help="the CPU --one-core pins to (0)")
     args = parser.parse_args(argv)
 
+    from bench._cpu import cpu_bf16_label, pin_one_core
+
+    if args.one_core:
+        pin_one_core(args.cpu)  # before torch is imported below
     from aion_assets.seal.training.base_models import resolve_base_model
-    from bench._cpu import cpu_bf16_label
     from bench._report import write_section
 
     base = resolve_base_model("aion-base", args.model_home)
@@ -535,9 +541,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.json.write_text(json.dumps(result, indent=2))
     cpu = cpu_bf16_label()
     plot = Path(tempfile.gettempdir()) / "time_to_quality.png" if args.no_write else PLOT
-    title = f"{args.domain}, {os.cpu_count()} CPU cores, {cpu}"
+    cores = f"one core (CPU {args.cpu}, 1 thread)" if args.one_core else f"{os.cpu_count()} CPU cores"
+    title = f"{args.domain}, {cores}, {cpu}"
     plot_png([Checkpoint(**c) for c in result["checkpoints"]], result["baseline"].get("fact_recall"), plot, title)
     body = report_body(result, cpu, "img/time_to_quality.png")
+    if args.one_core:
+        body = f"Both trainers ran on {cores} (`--one-core`: a machine half as fast, as in bench_learning).\n\n" + body
     print(body)
     print(f"plot: {plot}")
     if args.no_write:
@@ -546,6 +555,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     command = f"python -m bench.bench_trl --domain {args.domain} --minutes " + " ".join(f"{m:g}" for m in args.minutes)
     command += f" --eval-rows {args.eval_rows}" if args.eval_rows else ""
     command += (" --trl " + " ".join(args.trl)) if args.trl else ""
+    command += f" --one-core --cpu {args.cpu}" if args.one_core else ""
     write_section("time-to-quality", "Time to quality: the product's trainer beside TRL's SFTTrainer (issue 15)",
                   body, command=command)
 
