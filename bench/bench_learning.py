@@ -27,6 +27,7 @@ side on CPUs 0 and 1.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import tempfile
@@ -109,6 +110,32 @@ def seal_config_with_style(source: Path, name: str) -> dict[str, Any]:
     return raw
 
 
+def with_precision(raw: dict[str, Any], precision: str) -> dict[str, Any]:
+    """A copy of the seal.yaml mapping RAW in which every level that sets hyperparameters trains in PRECISION (pure).
+
+    The defaults get it, and so does any tenant or domain that set a precision of its own, so no
+    partition escapes what the benchmark says it measured.
+    """
+    out = copy.deepcopy(raw)
+
+    def force(level: dict[str, Any], always: bool) -> None:
+        hp = level.get("hyperparameters") or {}
+        if always or "precision" in hp:
+            level["hyperparameters"] = {**hp, "precision": precision}
+
+    if not isinstance(out.get("defaults"), dict):
+        out["defaults"] = {}
+    force(out["defaults"], True)
+    for tenant in (out.get("tenants") or {}).values():
+        if not isinstance(tenant, dict):
+            continue
+        force(tenant, False)
+        for domain in (tenant.get("domains") or {}).values():
+            if isinstance(domain, dict):
+                force(domain, False)
+    return out
+
+
 def run_domain(
     name: str, train_minutes: float | None, model_home: Path, seal_source: Path, eval_rows: int | None = None,
     precision: str | None = None,
@@ -122,9 +149,7 @@ def run_domain(
     home = Path(tempfile.mkdtemp(prefix="aion-learning-"))
     overlay = seal_config_with_style(seal_source, name)
     if precision is not None:  # a CPU without native bf16, emulated on one that has it
-        defaults = overlay.setdefault("defaults", {}) or {}
-        overlay["defaults"] = defaults
-        (defaults.setdefault("hyperparameters", {}) or {})["precision"] = precision
+        overlay = with_precision(overlay, precision)
     os.environ["AION_HOME"] = str(home)
     os.environ["DAGSTER_HOME"] = str(home / "dagster")
     (home / "dagster").mkdir()

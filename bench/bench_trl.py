@@ -329,13 +329,14 @@ def train_trl(
     from aion_assets.seal.training.base_models import load_tokenizer
     from aion_assets.seal.training.train import lora_config
     from aion_assets.seal.training.train_data import chat_template
+    from aion_assets.seal.training.trainer import num_hidden_layers
 
     saver = _Saver("trl", schedule_s, folder, time.monotonic)
     budget = max(schedule_s)
     tokenizer = load_tokenizer(base_path)
     tokenizer.chat_template = chat_template(tokenizer)  # the product's fallback for template-less tokenizers
     model = AutoModelForCausalLM.from_pretrained(str(base_path), dtype=torch.float32)
-    lora = lora_config(hp, model.config.num_hidden_layers)  # the product's own LoRA shape
+    lora = lora_config(hp, num_hidden_layers(model))  # the product's own LoRA shape
 
     class Budget(TrainerCallback):  # type: ignore[misc]
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

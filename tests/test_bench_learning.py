@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from bench import bench_learning
-from bench.bench_learning import DEFAULT_DOMAINS, pick_examples, seal_config_with_style
+from bench.bench_learning import DEFAULT_DOMAINS, pick_examples, seal_config_with_style, with_precision
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,6 +42,29 @@ def test_a_domain_without_style_gets_its_own_and_nothing_else_changes(tmp_path: 
         assert config.evaluation_for(tenant, domain) == shipped.evaluation_for(tenant, domain)
     # A domain that has a style keeps the file exactly as it was.
     assert seal_config_with_style(source, "acme/support") == original
+
+
+def test_precision_fp32_reaches_every_partition_and_changes_nothing_else(tmp_path: Path) -> None:
+    from aion_assets.core.settings import CONFIG_DIR
+    from aion_assets.seal.config import load_seal_config
+
+    source = CONFIG_DIR / "seal.yaml"
+    raw = seal_config_with_style(source, "velocia/service")
+    # A domain and a tenant that pinned their own precision.
+    raw["tenants"]["acme"]["domains"]["support"]["hyperparameters"] = {"precision": "bf16"}
+    raw["tenants"]["globex"]["hyperparameters"] = {**raw["tenants"]["globex"]["hyperparameters"], "precision": "bf16"}
+    before = yaml.safe_dump(raw)
+    forced = with_precision(raw, "fp32")
+    assert yaml.safe_dump(raw) == before  # the input is left as it was
+    (tmp_path / "in.yaml").write_text(before)
+    (tmp_path / "out.yaml").write_text(yaml.safe_dump(forced))
+    given, got = load_seal_config(tmp_path / "in.yaml"), load_seal_config(tmp_path / "out.yaml")
+    for tenant, domain in (("velocia", "service"), ("acme", "support"), ("globex", "billing")):
+        hp = got.hyperparameters_for(tenant, domain)
+        assert hp.precision == "fp32", (tenant, domain)
+        assert hp.model_copy(update={"precision": "auto"}) == given.hyperparameters_for(tenant, domain).model_copy(
+            update={"precision": "auto"}
+        )
 
 
 def _ex(i: int, recall: float | None, role: str = "candidate") -> dict[str, object]:
