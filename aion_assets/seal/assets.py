@@ -211,6 +211,8 @@ def lora_adapter(
             "train_seconds": round(result.train_seconds, 1),
             "tokens_per_s": round(result.tokens_per_s, 1),
             "precision": result.precision,
+            # Rows whose frozen blocks were read rather than computed (docs/learning.md), or why not.
+            "frozen_cache": dg.MetadataValue.json(result.extra.get("frozen_cache") or {}),
             "final_loss": result.loss_curve[-1][1] if result.loss_curve else float("nan"),
             "eval_loss": result.eval_loss if result.eval_loss is not None else float("nan"),
             "loss_curve": dg.MetadataValue.md(loss_curve_markdown(result.loss_curve)),

@@ -62,7 +62,17 @@ class HyperParameters(_Strict):
         description="Adapt only the N transformer blocks nearest the output (None: every block). The backward "
         "pass then stops at the lowest adapted block, so a step costs less.",
     )
+    frozen_cache_mb: int = Field(
+        default=2048, ge=0, le=1_048_576,
+        description="With top_layers: keep the state each training row hands from the frozen blocks to the "
+        "adapted ones, up to this many MB, so later visits of the row run the adapted blocks only (0: off).",
+    )
     learning_rate: float = Field(default=1e-3, gt=0, le=1, description="Peak learning rate (AdamW).")
+    lora_plus_ratio: float = Field(
+        default=1.0, ge=1.0, le=64.0,
+        description="LoRA+: the B matrices learn this many times faster than the A matrices (learning_rate); "
+        "1.0 is plain LoRA.",
+    )
     lr_scheduler: Scheduler = Field(
         default="constant",
         description="Learning-rate schedule; linear and cosine decay to 0 by max_steps or the time budget, "
@@ -112,7 +122,9 @@ class HyperParameterOverrides(_Strict):
     dropout: float | None = Field(default=None, ge=0, lt=1)
     target_modules: tuple[str, ...] | None = Field(default=None, min_length=1)
     top_layers: int | None = Field(default=None, ge=1, le=1024)
+    frozen_cache_mb: int | None = Field(default=None, ge=0, le=1_048_576)
     learning_rate: float | None = Field(default=None, gt=0, le=1)
+    lora_plus_ratio: float | None = Field(default=None, ge=1.0, le=64.0)
     lr_scheduler: Scheduler | None = None
     warmup_steps: int | None = Field(default=None, ge=0)
     weight_decay: float | None = Field(default=None, ge=0, lt=1)

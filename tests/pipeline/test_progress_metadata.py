@@ -57,6 +57,7 @@ def seal_resource(tmp_path: Path) -> SealResource:
         "r": 4,
         "alpha": 8,
         "target_modules": ["q_proj", "v_proj"],
+        "top_layers": 1,  # of the tiny Llama's 2 blocks: the frozen one is cached per row
         "max_steps": 2,
         "max_train_minutes": 10,
         "batch_size": 4,
@@ -103,6 +104,8 @@ def test_training_progress_reaches_the_run_log_the_metadata_and_the_display(
     assert [s for s, _ in points] == list(range(1, STEPS + 1))
     assert meta["steps"] == STEPS and meta["stopped_by"] == "max_steps" and meta["tokens_per_s"] > 0
     assert meta["tokens"] > 0
+    cache = meta["frozen_cache"]
+    assert cache["active"] and cache["start_block"] == 1 and cache["row_visits_from_cache"] > 0, cache
 
     # The run's log: a line for step 1, every third step and the last; each with the series' loss.
     messages = [e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None]

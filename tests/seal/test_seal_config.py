@@ -79,6 +79,10 @@ def test_base_model_per_domain() -> None:
             {"tenants": {"acme": {"domains": {"support": {"hyperparameters": {"top_layers": 0}}}}}},
             "tenants.acme.domains.support.hyperparameters.top_layers: Input should be greater than or equal to 1",
         ),
+        (
+            {"tenants": {"acme": {"hyperparameters": {"frozen_cache_mb": -1}}}},
+            "tenants.acme.hyperparameters.frozen_cache_mb: Input should be greater than or equal to 0",
+        ),
         ({"defaults": {"base_model": "nope"}}, "defaults.base_model: unknown base model 'nope'"),
         (
             {"tenants": {"acme": {"hyperparameters": {"max_steps": None, "max_train_minutes": None}}}},

@@ -342,3 +342,23 @@ def test_refuses_to_overwrite_and_bad_targets(
     with pytest.raises(ConfigError, match="none of the"):
         train_lora(tiny_llama, [], None, _hp(), tmp_path / "y", devices=CPU)
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_lora_plus_moves_the_b_matrices_ratio_times_faster(
+    tiny_llama: Path, sft_rows: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    from safetensors.torch import load_file
+
+    # B starts at zero and A gets no gradient on the first step; Adam's first update is about the
+    # learning rate per element, so after one step |B| is the learning rate of B's group.
+    sizes = {}
+    for ratio in (1.0, 16.0):
+        out = tmp_path / f"r{ratio}"
+        hp = _hp(max_steps=1, learning_rate=1e-3, lora_plus_ratio=ratio)
+        result = train_lora(tiny_llama, sft_rows, None, hp, out, devices=CPU)
+        assert result.extra["lora_plus_ratio"] == ratio
+        weights = load_file(str(out / "adapter_model.safetensors"))
+        b = torch.cat([w.flatten() for n, w in weights.items() if "lora_B" in n])
+        sizes[ratio] = float(b.abs().mean())
+    assert sizes[1.0] == pytest.approx(1e-3, rel=0.2)
+    assert sizes[16.0] / sizes[1.0] == pytest.approx(16.0, rel=0.05)

@@ -57,6 +57,8 @@ from aion_assets.seal.training.trainer import (
     zero_stage,
 )
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "ACCELERATE_MULTI_GPU_CONFIG",
     "DEEPSPEED_ZERO2_CONFIG",
@@ -153,6 +155,26 @@ def lora_config(hp: HyperParameters, num_layers: int | None = None) -> Any:
     )
 
 
+def frozen_block_cache(
+    model: Any, hp: HyperParameters, depth: int | None, world_size: int, precision: str, deepspeed: bool
+) -> tuple[Any, str | None]:
+    """The cache of the frozen blocks' output for this run (`frozen_cache`), or None and why not."""
+    from aion_assets.seal.training.frozen_cache import FrozenCache, why_not_cached
+
+    if hp.frozen_cache_mb == 0:
+        return None, "frozen_cache_mb is 0"
+    if world_size > 1:
+        return None, f"{world_size} processes: the wrapped model's forward runs as is"
+    if deepspeed:
+        return None, "DeepSpeed runs the model through its engine"
+    layers = adapted_layers(hp, depth) if depth is not None else None
+    start = layers[0] if layers else None
+    reason = why_not_cached(model, start)
+    if reason is not None or start is None:
+        return None, reason
+    return FrozenCache(model, start, hp.frozen_cache_mb * 2**20, precision), None
+
+
 def train_lora(
     base_model_path: Path,
     train_rows: Sequence[Mapping[str, Any]],
@@ -236,7 +258,8 @@ def train_lora(
     model = AutoModelForCausalLM.from_pretrained(str(base_model_path), dtype=torch.float32)
     model.config.use_cache = False
     check_targets(model, hp.target_modules)
-    peft_model = get_peft_model(model, lora_config(hp, num_hidden_layers(model)))
+    depth = num_hidden_layers(model)
+    peft_model = get_peft_model(model, lora_config(hp, depth))
 
     parent = output_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -249,6 +272,14 @@ def train_lora(
         )
         budget_s = hp.max_train_minutes * 60 if hp.max_train_minutes is not None else None
         budget = BudgetProgress(steps=int(args.max_steps), budget_s=budget_s)
+        frozen_cache, cache_off = frozen_block_cache(
+            peft_model, hp, depth, int(args.world_size), precision, deepspeed=bool(args.deepspeed)
+        )
+        if frozen_cache is not None:
+            log.info(
+                "blocks 0-%d are frozen: each row's state entering block %d is cached (up to %d MB)",
+                frozen_cache.start - 1, frozen_cache.start, hp.frozen_cache_mb,
+            )
         lora_trainer_cls, control_cls = make_trainer_classes()
         trainer = lora_trainer_cls(
             model=peft_model,
@@ -259,6 +290,8 @@ def train_lora(
             train_order=order,
             budget=budget,
             digit_weight=hp.fact_token_weight,
+            frozen_cache=frozen_cache,
+            lora_plus_ratio=hp.lora_plus_ratio,
         )
         # The Trainer's own printers would write a dict per step to stdout; progress goes to
         # the callback and the training logger instead.
@@ -324,6 +357,10 @@ def train_lora(
                 "balance_answers": hp.balance_answers,
                 "fact_token_weight": hp.fact_token_weight,
                 "top_layers": hp.top_layers,
+                "lora_plus_ratio": hp.lora_plus_ratio,
+                "frozen_cache": frozen_cache.stats()
+                if frozen_cache is not None
+                else {"active": False, "disabled_because": cache_off},
                 "lr_scheduler": hp.lr_scheduler,
                 "final_lr_factor": round(control.last_lr / hp.learning_rate, 4)
                 if control.last_lr is not None

@@ -132,7 +132,7 @@ def encode_rows(
     return encoded
 
 
-def collate(features: Sequence[Mapping[str, list[int]]], pad_token_id: int) -> dict[str, torch.Tensor]:
+def collate(features: Sequence[Mapping[str, Any]], pad_token_id: int) -> dict[str, torch.Tensor]:
     """Right-pad a list of encoded rows into ``input_ids``, ``attention_mask`` and ``labels`` tensors
     (and ``digits``, the digit-token flags, when every row has them)."""
     import torch
@@ -154,6 +154,9 @@ def collate(features: Sequence[Mapping[str, list[int]]], pad_token_id: int) -> d
     out = {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
     if with_digits:
         out["digits"] = digits
+    if all("row" in f for f in features):
+        # Which training rows these are (`trainer.ListDataset`), for the frozen blocks' cache.
+        out["rows"] = torch.tensor([int(f["row"]) for f in features], dtype=torch.long)
     return out
 
 
@@ -163,5 +166,5 @@ class Collator:
     def __init__(self, pad_token_id: int) -> None:
         self.pad_token_id = pad_token_id
 
-    def __call__(self, features: Sequence[Mapping[str, list[int]]]) -> dict[str, torch.Tensor]:
+    def __call__(self, features: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
         return collate(features, self.pad_token_id)

@@ -72,6 +72,15 @@ def gathered_logits_loss(
     hidden = lm.base_model(
         input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
     ).last_hidden_state
+    return loss_from_hidden(model, hidden, batch, digit_weight)
+
+
+def loss_from_hidden(
+    model: nn.Module, hidden: torch.Tensor, batch: dict[str, torch.Tensor], digit_weight: float = 1.0
+) -> torch.Tensor:
+    """The response loss from the body's last hidden state HIDDEN: the lm_head at labelled positions only
+    (`gathered_logits_loss`'s second half; `frozen_cache` computes HIDDEN its own way)."""
+    lm = _causal_lm(model)
     labels = batch["labels"][:, 1:]
     mask = labels != IGNORE_INDEX
     picked = hidden[:, :-1, :][mask]

@@ -10,12 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aion_assets.core.errors import ConfigError
 from aion_assets.seal.config import HyperParameters
 from aion_assets.seal.training.batching import TrainOrder
 from aion_assets.seal.training.schedule import BudgetProgress, lr_factor
+
+if TYPE_CHECKING:
+    from aion_assets.seal.training.frozen_cache import FrozenCache
 
 # The name the training log had before this module was split out of train.py: log settings keep working.
 log = logging.getLogger("aion_assets.seal.training.train")
@@ -34,8 +37,9 @@ class ListDataset:
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, index: int) -> dict[str, list[int]]:
-        return self.rows[index]
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        # "row" names the row in a batch, for the frozen blocks' cache (`frozen_cache`).
+        return {**self.rows[index], "row": index}
 
 
 def any_rank(flag: bool) -> bool:
@@ -74,9 +78,10 @@ def max_over_ranks(value: float) -> float:
 
 def make_trainer_classes() -> tuple[type, type]:
     """Build the Trainer subclass and callback lazily: importing transformers is slow."""
-    from transformers import Trainer, TrainerCallback
+    from peft import PeftModel
+    from transformers import PreTrainedModel, Trainer, TrainerCallback
 
-    from aion_assets.seal.training.train_loss import response_loss
+    from aion_assets.seal.training.train_loss import loss_from_hidden, response_loss
 
     class LoraTrainer(Trainer):
         # compute_loss returns the mean over one micro-batch; the Trainer divides by grad_accum.
@@ -89,9 +94,13 @@ def make_trainer_classes() -> tuple[type, type]:
             train_order: TrainOrder | None = None,
             budget: BudgetProgress | None = None,
             digit_weight: float = 1.0,
+            frozen_cache: FrozenCache | None = None,
+            lora_plus_ratio: float = 1.0,
             **kwargs: Any,
         ) -> None:
             super().__init__(*args, **kwargs)
+            self.lora_plus_ratio = lora_plus_ratio
+            self.frozen_cache = frozen_cache
             self.digit_weight = digit_weight
             self.logits_only_at_response = logits_only_at_response
             self.train_order = train_order
@@ -101,6 +110,22 @@ def make_trainer_classes() -> tuple[type, type]:
 
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
             return self.train_order if self.train_order is not None else super()._get_train_sampler(train_dataset)
+
+        def create_optimizer(self, model: Any = None) -> Any:
+            """AdamW; with a LoRA+ ratio above 1, the B matrices in their own group at ratio x the learning rate."""
+            if self.lora_plus_ratio == 1.0 or self.optimizer is not None:
+                return super().create_optimizer(model)
+            import torch
+            from peft.optimizers import create_loraplus_optimizer
+
+            self.optimizer = create_loraplus_optimizer(
+                self.model if model is None else model,
+                torch.optim.AdamW,
+                lr=self.args.learning_rate,
+                loraplus_lr_ratio=self.lora_plus_ratio,
+                loraplus_weight_decay=self.args.weight_decay,
+            )
+            return self.optimizer
 
         def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
             """The schedule of `schedule.lr_factor`, decaying over steps or the time budget, whichever binds."""
@@ -134,6 +159,9 @@ def make_trainer_classes() -> tuple[type, type]:
             # accelerate applies bf16 autocast by wrapping model.forward; the gathered-logits path
             # calls the body and head directly, so it needs the autocast context here.
             with self.accelerator.autocast():
+                cached = self._cached_loss(model, batch, inputs.get("rows"))
+                if cached is not None:
+                    return (cached, None) if return_outputs else cached
                 loss = response_loss(
                     model,
                     batch,
@@ -141,6 +169,20 @@ def make_trainer_classes() -> tuple[type, type]:
                     digit_weight=self.digit_weight,
                 )
             return (loss, None) if return_outputs else loss
+
+        def _cached_loss(self, model: Any, batch: dict[str, Any], rows: Any) -> Any:
+            """The loss with the frozen blocks read from the cache, or None where the cache does not apply
+            (evaluation, no cache, a wrapped model, a first batch that failed verification)."""
+            cache = self.frozen_cache
+            if cache is None or rows is None or not model.training or not cache.active:
+                return None
+            if not isinstance(model, (PeftModel, PreTrainedModel)):
+                return None  # DDP / DeepSpeed: their forward must run
+            if cache.verified is None and not cache.verify(batch["input_ids"], batch["attention_mask"]):
+                log.warning("frozen-block cache off: %s", cache.disabled_because)
+                return None
+            hidden = cache.last_hidden(rows.tolist(), batch["input_ids"], batch["attention_mask"])
+            return loss_from_hidden(model, hidden, batch, self.digit_weight)
 
     class Control(TrainerCallback):
         """Time budget, cancellation and progress, checked after every optimizer step."""
