@@ -118,8 +118,9 @@ def make_trainer_classes() -> tuple[type, type]:
             import torch
             from peft.optimizers import create_loraplus_optimizer
 
+            target: Any = self.model if model is None else model
             self.optimizer = create_loraplus_optimizer(
-                self.model if model is None else model,
+                target,
                 torch.optim.AdamW,
                 lr=self.args.learning_rate,
                 loraplus_lr_ratio=self.lora_plus_ratio,
