@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -42,6 +43,16 @@ def _cpu_bf16() -> str:
     from aion_assets.seal.training.train_args import detect_devices
 
     return "native bf16" if detect_devices().cpu_bf16 else "no native bf16 (fp32)"
+
+
+#: A unit of 2-12 characters repeated at least six times in a row: greedy decoding stuck in a loop
+#: ("version 3.4.1.6.6.6.6.6.6...") until the token budget ends, so the answer loses its sign-off.
+LOOP = re.compile(r"(.{2,12}?)\1{5,}", re.DOTALL)
+
+
+def looping(answer: str) -> bool:
+    """Whether ANSWER holds a degenerate repetition (see `LOOP`)."""
+    return LOOP.search(answer) is not None
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -107,6 +118,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "steps_per_min": round(60 * result.steps / max(result.train_seconds, 1e-9), 2),
         "final_loss": result.loss_curve[-1][1] if result.loss_curve else None,
         "fact_recall": round(statistics.mean(scored), 4),
+        "looping": round(sum(looping(a) for a in answers) / max(len(answers), 1), 4),
         "eval_items": len(scored),
         "generation_seconds": round(gen_seconds, 1),
         "load_avg_1m": [round(load_before, 2), round(load_after, 2)],
@@ -162,6 +174,11 @@ def padding_table(model_home: Path, steps: int = 200, batch_size: int = 8) -> st
     return "\n".join(lines)
 
 
+def _share(value: float | None) -> str:
+    """A share as a percentage, or "" for result lines written before it was measured."""
+    return "" if value is None else f"{100 * value:.0f}%"
+
+
 def report(args: argparse.Namespace) -> None:
     """Render the result lines as the "levers" section of docs/benchmarks.md."""
     from bench._report import write_section
@@ -175,8 +192,9 @@ def report(args: argparse.Namespace) -> None:
         "Throughput is wall time on a machine shared with other work: the load average (1 min, before / "
         "after training) is beside each figure.",
         "",
-        "| domain | variant | settings | steps | tokens | tokens/s | steps/min | final loss | key-fact recall | load avg |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| domain | variant | settings | steps | tokens | tokens/s | steps/min | final loss | key-fact recall "
+        "| answers in a loop | load avg |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         settings = ", ".join(f"{k}={v}" for k, v in r["hp"].items()) or "defaults"
@@ -187,7 +205,7 @@ def report(args: argparse.Namespace) -> None:
         lines.append(
             f"| {r['domain']} | {r['variant']} | {settings} | {r['steps']} | {r['tokens']} | "
             f"{r['tokens_per_s']} | {r['steps_per_min']} | {r['final_loss']:.3f} | {r['fact_recall']:.3f} "
-            f"({r['eval_items']} items) | {r['load_avg_1m'][0]} / {r['load_avg_1m'][1]} |"
+            f"({r['eval_items']} items) | {_share(r.get('looping'))} | {r['load_avg_1m'][0]} / {r['load_avg_1m'][1]} |"
         )
     lines += ["", padding_table(args.model_home)]
     if args.notes:
