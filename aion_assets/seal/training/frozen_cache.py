@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from aion_assets.seal.training.train_loss import causal_lm
+
 #: Architectures whose decoder feeds ``inputs_embeds`` to the first block unchanged (no scaling),
 #: with the blocks in ``model.layers``: running a slice of the blocks on a cached state is their
 #: own forward on a shorter stack.
@@ -42,16 +44,11 @@ class _Captured(Exception):
     """Raised by the hook on the lowest adapted block once its input is captured: the rest is not needed."""
 
 
-def _causal_lm(model: nn.Module) -> Any:
-    get_base = getattr(model, "get_base_model", None)
-    return get_base() if callable(get_base) else model
-
-
 def why_not_cached(model: nn.Module, start: int | None) -> str | None:
     """Why MODEL cannot train with a cache below block START (None when it can)."""
     if start is None or start <= 0:
         return "every block is adapted (top_layers unset or at least the model's depth)"
-    lm = _causal_lm(model)
+    lm = causal_lm(model)
     model_type = getattr(getattr(lm, "config", None), "model_type", None)
     if model_type not in SUPPORTED_MODEL_TYPES:
         return f"model type {model_type!r} is not one whose blocks can be run from a cached state"
@@ -86,7 +83,7 @@ class FrozenCache:
     """
 
     def __init__(self, model: nn.Module, start: int, max_bytes: int, precision: str = "fp32") -> None:
-        lm = _causal_lm(model)
+        lm = causal_lm(model)
         self.body = lm.base_model
         self.start = start
         self.max_bytes = max_bytes

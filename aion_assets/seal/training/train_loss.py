@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from aion_assets.seal.training.train_data import IGNORE_INDEX
 
 
-def _causal_lm(model: nn.Module) -> Any:
+def causal_lm(model: nn.Module) -> Any:
     """The transformers causal LM inside a PeftModel (or the model itself)."""
     get_base = getattr(model, "get_base_model", None)
     return get_base() if callable(get_base) else model
@@ -30,7 +30,7 @@ def _causal_lm(model: nn.Module) -> Any:
 
 def supports_gathered_logits(model: nn.Module) -> bool:
     """Whether the model is a plain body + lm_head (no logit scaling/soft-capping after the head)."""
-    lm = _causal_lm(model)
+    lm = causal_lm(model)
     cfg = getattr(lm, "config", None)
     if cfg is None or getattr(cfg, "final_logit_softcapping", None) or getattr(cfg, "logit_scale", None):
         return False
@@ -68,7 +68,7 @@ def gathered_logits_loss(
     causal LM); under DDP / DeepSpeed wrappers use `kept_logits_loss`, which goes through the
     wrapper's forward.
     """
-    lm = _causal_lm(model)
+    lm = causal_lm(model)
     hidden = lm.base_model(
         input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
     ).last_hidden_state
@@ -80,7 +80,7 @@ def loss_from_hidden(
 ) -> torch.Tensor:
     """The response loss from the body's last hidden state HIDDEN: the lm_head at labelled positions only
     (`gathered_logits_loss`'s second half; `frozen_cache` computes HIDDEN its own way)."""
-    lm = _causal_lm(model)
+    lm = causal_lm(model)
     labels = batch["labels"][:, 1:]
     mask = labels != IGNORE_INDEX
     picked = hidden[:, :-1, :][mask]
