@@ -25,13 +25,21 @@ HEADER = (
 def machine() -> str:
     """A one-line description of the machine the figures come from."""
     cpu = platform.processor() or platform.machine()
+    flags: set[str] = set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and cpu == (platform.processor() or platform.machine()):
                 cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
+    # Machines of one name differ (an "AMD EPYC" may have AVX2 only or AVX-512 with bf16): name the ISA.
+    isa = [label for flag, label in (("avx512f", "AVX-512"), ("avx512_vnni", "VNNI"), ("avx512_bf16", "AVX512-BF16"),
+                                     ("amx_bf16", "AMX")) if flag in flags]
+    if isa or "avx2" in flags:
+        cpu += "; " + (", ".join(isa) if isa else "AVX2, no AVX-512")
     mem_gib = ""
     try:
         pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

@@ -96,10 +96,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         started = time.monotonic()
         answers = generate_answers(model, tokenizer, [it.chat for it in items], max_new_tokens=160)
         gen_seconds = time.monotonic() - started
-    recalls = [
-        fact_recall(a, it.facts if it.facts is not None else extract_facts(it.reference or ""))
-        for it, a in zip(items, answers, strict=True)
-    ]
+    facts = [it.facts if it.facts is not None else extract_facts(it.reference or "") for it in items]
+    recalls = [fact_recall(a, f) for a, f in zip(answers, facts, strict=True)]
     scored = [r for r in recalls if r is not None]
     out = {
         "domain": args.domain,
@@ -127,6 +125,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     with open(args.out, "a") as fh:
         fh.write(json.dumps(out) + "\n")
+    if args.answers:
+        with open(args.answers, "a") as fh:
+            for it, fs, answer, recall in zip(items, facts, answers, recalls, strict=True):
+                row = {"variant": args.variant, "domain": args.domain, "question": it.prompt,
+                       "facts": list(fs), "answer": answer, "fact_recall": recall}
+                fh.write(json.dumps(row) + "\n")
     print(json.dumps(out))
     return out
 
@@ -233,6 +237,7 @@ def main() -> None:
     p.add_argument("--one-core", action="store_true", help="pin to one CPU (--cpu) and torch.set_num_threads(1)")
     p.add_argument("--cpu", type=int, default=0, help="the CPU --one-core pins to (two variants side by side: 0 and 1)")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--answers", type=Path, help="also append every held-out answer with its facts and recall (JSONL)")
     r = sub.add_parser("report", help="write the results into docs/benchmarks.md")
     r.add_argument("results", type=Path)
     r.add_argument("--notes", type=Path, help="markdown appended below the table")

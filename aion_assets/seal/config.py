@@ -78,6 +78,11 @@ class HyperParameters(_Strict):
         description="Learning-rate schedule; linear and cosine decay to 0 by max_steps or the time budget, "
         "whichever ends the run.",
     )
+    decay_share: float = Field(
+        default=1.0, gt=0, le=1,
+        description="linear and cosine: keep the peak learning rate, then decay over this last share of the run "
+        "(1.0: the whole run; 0.3: the last 30%, warmup-stable-decay).",
+    )
     warmup_steps: int = Field(default=0, ge=0, description="Linear warm-up steps.")
     weight_decay: float = Field(default=0.0, ge=0, lt=1, description="AdamW weight decay.")
     epochs: float | None = Field(
@@ -126,6 +131,7 @@ class HyperParameterOverrides(_Strict):
     learning_rate: float | None = Field(default=None, gt=0, le=1)
     lora_plus_ratio: float | None = Field(default=None, ge=1.0, le=64.0)
     lr_scheduler: Scheduler | None = None
+    decay_share: float | None = Field(default=None, gt=0, le=1)
     warmup_steps: int | None = Field(default=None, ge=0)
     weight_decay: float | None = Field(default=None, ge=0, lt=1)
     epochs: float | None = Field(default=None, gt=0)

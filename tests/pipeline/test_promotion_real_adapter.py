@@ -47,13 +47,13 @@ EVAL_CONFIG = {"max_new_tokens": 40, "batch_size": 8, "consistency": "none", "n_
 
 @pytest.fixture
 def seal_resource(tmp_path: Path) -> SealResource:
-    """The tiny Llama as the only base model, trained a few dozen steps in fp32."""
+    """The tiny Llama as the only base model, trained 200 steps in fp32 (about a second)."""
     tiny = build_tiny_llama(tmp_path / "tiny-llama")
     config = {
         "base_models": {"tiny": {"path": str(tiny)}},
         "defaults": {
             "base_model": "tiny",
-            "hyperparameters": {"r": 8, "alpha": 16, "target_modules": ["q_proj", "v_proj"], "max_steps": 40,
+            "hyperparameters": {"r": 8, "alpha": 16, "target_modules": ["q_proj", "v_proj"], "max_steps": 200,
                                 "learning_rate": 2e-2, "dropout": 0.0, "max_train_minutes": 5, "batch_size": 4,
                                 "max_seq_len": 96, "precision": "fp32"},
         },

@@ -65,3 +65,32 @@ def test_progress_never_goes_back() -> None:
     early = p.progress(1)
     p.measured(10, 0.3)  # later steps are faster: the projection drops, the progress does not
     assert p.progress(10) >= early
+
+
+@pytest.mark.parametrize(
+    ("kind", "progress", "expected"),
+    [
+        ("linear", 0.0, 1.0),
+        ("linear", 0.7, 1.0),  # the stable part: the peak until the last 30% of the run
+        ("linear", 0.85, 0.5),
+        ("linear", 1.0, 0.0),
+        ("cosine", 0.5, 1.0),
+        ("cosine", 0.85, 0.5),
+        ("cosine", 1.0, 0.0),
+    ],
+)
+def test_decay_over_the_last_share_only(kind: str, progress: float, expected: float) -> None:
+    assert lr_factor(kind, 50, warmup_steps=0, progress=progress, decay_share=0.3) == pytest.approx(expected)
+
+
+def test_decay_share_one_is_the_whole_run_and_warmup_still_comes_first() -> None:
+    for p in (0.0, 0.3, 0.9):
+        assert lr_factor("linear", 50, warmup_steps=0, progress=p, decay_share=1.0) == pytest.approx(1.0 - p)
+    assert lr_factor("linear", 0, warmup_steps=3, progress=0.0, decay_share=0.3) == pytest.approx(1 / 4)
+    assert lr_factor("constant", 50, warmup_steps=0, progress=0.99, decay_share=0.3) == 1.0
+
+
+@pytest.mark.parametrize("share", [0.0, -0.1, 1.5])
+def test_decay_share_outside_its_range_is_refused(share: float) -> None:
+    with pytest.raises(ValueError, match="decay_share"):
+        lr_factor("linear", 0, warmup_steps=0, progress=0.5, decay_share=share)

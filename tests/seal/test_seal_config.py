@@ -16,9 +16,11 @@ SHIPPED = CONFIG_DIR / "seal.yaml"
 
 def test_shipped_config_has_the_defaults_that_learn_on_cpu() -> None:
     hp = load_seal_config(SHIPPED).hyperparameters_for("any-tenant", "any-domain")
-    assert (hp.r, hp.alpha, hp.learning_rate, hp.batch_size) == (16, 32, 1e-3, 8)
+    assert (hp.r, hp.alpha, hp.learning_rate, hp.lora_plus_ratio, hp.top_layers) == (16, 32, 1e-3, 16, 10)
     assert set(hp.target_modules) == set(ALL_LINEAR)
-    assert hp.max_train_minutes == 8
+    # Batch 4 with the peak held for 70% of the run, then a linear decay (docs/learning.md, "levers-batch").
+    assert (hp.batch_size, hp.lr_scheduler, hp.decay_share) == (4, "linear", 0.3)
+    assert (hp.max_train_minutes, hp.max_steps) == (8, 800)
 
 
 def test_overrides_merge_defaults_then_tenant_then_domain() -> None:
@@ -82,6 +84,10 @@ def test_base_model_per_domain() -> None:
         (
             {"tenants": {"acme": {"hyperparameters": {"frozen_cache_mb": -1}}}},
             "tenants.acme.hyperparameters.frozen_cache_mb: Input should be greater than or equal to 0",
+        ),
+        (
+            {"tenants": {"acme": {"hyperparameters": {"decay_share": 0}}}},
+            "tenants.acme.hyperparameters.decay_share: Input should be greater than 0",
         ),
         ({"defaults": {"base_model": "nope"}}, "defaults.base_model: unknown base model 'nope'"),
         (

@@ -271,6 +271,21 @@ def test_time_budget_ends_annealed(tiny_llama: Path, sft_rows: list[dict[str, An
     assert constant.extra["final_lr_factor"] == 1.0
 
 
+def test_decay_share_keeps_the_peak_until_the_last_part_of_the_run(
+    tiny_llama: Path, sft_rows: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    # 10 steps bounded by max_steps: step 9 (0-based) is at 90% of the run. Decaying over the whole
+    # run it gets 1 - 0.9 = 0.1 of the peak; over the last 30% only, 1 - (0.9 - 0.7) / 0.3 = 1/3.
+    hp = _hp(max_steps=10, max_train_minutes=None, lr_scheduler="linear", decay_share=0.3)
+    late = train_lora(tiny_llama, sft_rows, None, hp, tmp_path / "a", devices=CPU)
+    assert late.steps == 10 and late.extra["decay_share"] == 0.3
+    assert late.extra["final_lr_factor"] == pytest.approx(1 / 3, abs=1e-3)
+    whole = train_lora(
+        tiny_llama, sft_rows, None, hp.model_copy(update={"decay_share": 1.0}), tmp_path / "b", devices=CPU
+    )
+    assert whole.extra["final_lr_factor"] == pytest.approx(0.1, abs=1e-3)
+
+
 def test_result_records_tokens_batching_and_fact_sets(
     tiny_llama: Path, sft_rows: list[dict[str, Any]], tmp_path: Path
 ) -> None:

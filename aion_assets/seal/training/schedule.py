@@ -21,7 +21,7 @@ from dataclasses import dataclass
 DECAYING = ("linear", "cosine")
 
 
-def lr_factor(kind: str, step: int, *, warmup_steps: int, progress: float) -> float:
+def lr_factor(kind: str, step: int, *, warmup_steps: int, progress: float, decay_share: float = 1.0) -> float:
     """The multiplier of the peak learning rate for optimizer step STEP (0-based).
 
     Args:
@@ -30,19 +30,26 @@ def lr_factor(kind: str, step: int, *, warmup_steps: int, progress: float) -> fl
         warmup_steps: linear warm-up: step s < W runs at (s + 1) / (W + 1) of the peak, so the
             first step already learns. ``constant`` ignores it, as transformers does.
         progress: share of the run done, in [0, 1] (see `BudgetProgress.progress`).
+        decay_share: ``linear`` and ``cosine`` hold the peak until the last DECAY_SHARE of the run
+            and decay over that part only (1.0: over the whole run; 0.3: warmup-stable-decay, the
+            peak for the first 70%).
 
     Raises:
-        ValueError: unknown KIND.
+        ValueError: unknown KIND, or DECAY_SHARE outside (0, 1].
     """
     if kind not in ("constant", "constant_with_warmup", *DECAYING):
         raise ValueError(f"unknown lr_scheduler {kind!r}")
+    if not 0.0 < decay_share <= 1.0:
+        raise ValueError(f"decay_share must be in (0, 1], got {decay_share}")
     if kind == "constant":
         return 1.0
     if step < warmup_steps:
         return (step + 1) / (warmup_steps + 1)
     if kind == "constant_with_warmup":
         return 1.0
-    p = min(max(progress, 0.0), 1.0)
+    p = (min(max(progress, 0.0), 1.0) - (1.0 - decay_share)) / decay_share
+    if p <= 0.0:
+        return 1.0
     return 1.0 - p if kind == "linear" else 0.5 * (1.0 + math.cos(math.pi * p))
 
 

@@ -292,6 +292,7 @@ def train_lora(
             digit_weight=hp.fact_token_weight,
             frozen_cache=frozen_cache,
             lora_plus_ratio=hp.lora_plus_ratio,
+            decay_share=hp.decay_share,
         )
         # The Trainer's own printers would write a dict per step to stdout; progress goes to
         # the callback and the training logger instead.
@@ -362,6 +363,7 @@ def train_lora(
                 if frozen_cache is not None
                 else {"active": False, "disabled_because": cache_off},
                 "lr_scheduler": hp.lr_scheduler,
+                "decay_share": hp.decay_share,
                 "final_lr_factor": round(control.last_lr / hp.learning_rate, 4)
                 if control.last_lr is not None
                 else None,

@@ -96,9 +96,11 @@ def make_trainer_classes() -> tuple[type, type]:
             digit_weight: float = 1.0,
             frozen_cache: FrozenCache | None = None,
             lora_plus_ratio: float = 1.0,
+            decay_share: float = 1.0,
             **kwargs: Any,
         ) -> None:
             super().__init__(*args, **kwargs)
+            self.decay_share = decay_share
             self.lora_plus_ratio = lora_plus_ratio
             self.frozen_cache = frozen_cache
             self.digit_weight = digit_weight
@@ -136,11 +138,13 @@ def make_trainer_classes() -> tuple[type, type]:
                 from torch.optim.lr_scheduler import LambdaLR
 
                 budget, kind, warmup = self.budget, self.args.lr_scheduler_type, self.args.warmup_steps
-                kind = getattr(kind, "value", kind)
+                kind, share = getattr(kind, "value", kind), self.decay_share
                 target: Any = optimizer if optimizer is not None else self.optimizer
                 self.lr_scheduler = LambdaLR(
                     target,
-                    lambda step: lr_factor(kind, step, warmup_steps=int(warmup), progress=budget.progress(step)),
+                    lambda step: lr_factor(
+                        kind, step, warmup_steps=int(warmup), progress=budget.progress(step), decay_share=share
+                    ),
                 )
                 self._created_lr_scheduler = True
             return self.lr_scheduler
