@@ -462,6 +462,9 @@ class SetRun:
     gaz_outside: int
     gaz_outside_recall: float
     short: list[str]
+    safe_lost_to_stock: tuple[int, int] = (0, 0)
+    learned: dict[str, Any] | None = None  # scores with a vocabulary learned from the set's own documents
+    learned_terms: int = 0
     tp: dict[str, float] = field(default_factory=dict)
 
 
@@ -471,7 +474,15 @@ def _run_set(name: str, samples: Sequence[Any], allow: list[str], short: list[st
     from aion_assets.memory.scrub.gazetteers import place_gazetteer
 
     texts = [s.text for s in samples]
-    ours_spans = _replaced(scrubber.analyze_many(texts, ScrubPolicy(allow_list=tuple(allow))))
+    detections: dict[str, list[Any]] = {}
+
+    def source(batch: Sequence[str]) -> list[list[Any]]:
+        """Each text (and each re-scanned output) analysed once for the three policies below."""
+        missing = [t for t in dict.fromkeys(batch) if t not in detections]
+        detections.update(zip(missing, scrubber.detect_many(missing), strict=True))
+        return [detections[t] for t in batch]
+
+    ours_spans = _replaced(scrubber.analyze_many(texts, ScrubPolicy(allow_list=tuple(allow)), source))
     ours = score(samples, ours_spans)
     theirs = stock_spans(stock_engine, texts)
     stock = score(samples, theirs)
@@ -485,7 +496,21 @@ def _run_set(name: str, samples: Sequence[Any], allow: list[str], short: list[st
             typed_cover = _covered([x for x in theirs[i] if x[2] == sp.kind], len(s.text))
             idx = [sp.start + m.start() + k for m in _ALNUM.finditer(s.text[sp.start : sp.end]) for k in range(len(m.group()))]
             floor += all(typed_cover[k] is not None for k in idx) and not all(ours_cover[k] is not None for k in idx)
-    bare_kept = score(samples, _replaced(scrubber.analyze_many(texts)))["safe_kept"] if bare else None
+    bare_kept = score(samples, _replaced(scrubber.analyze_many(texts, None, source)))["safe_kept"] if bare else None
+    learned, learned_terms = _learned_vocabulary_scores(samples, scrubber, source) if bare else (None, 0)
+    # Safe spans AION takes, and how many of them stock Presidio takes too with a type AION scrubs
+    # (under the same allow-list): those AION keeps only by narrowing a stock detection.
+    from aion_assets.memory.scrub.policy import ENTITIES
+
+    stock_typed = [[x for x in spans if x[2] in ENTITIES] for spans in stock_spans(stock_engine, texts, allow)]
+    lost = also_stock = 0
+    for i, s in enumerate(samples):
+        ours_cover = _covered(ours_spans[i], len(s.text))
+        stock_cover = _covered(stock_typed[i], len(s.text))
+        for sp in s.spans:
+            if sp.kind == "SAFE" and any(c is not None for c in ours_cover[sp.start : sp.end]):
+                lost += 1
+                also_stock += any(c is not None for c in stock_cover[sp.start : sp.end])
     places = place_gazetteer()
     locs = [(i, sp) for i, s in enumerate(samples) for sp in s.spans if sp.kind == "LOCATION"]
     outside = [(i, sp) for i, sp in locs if samples[i].text[sp.start : sp.end] not in places]
@@ -497,7 +522,43 @@ def _run_set(name: str, samples: Sequence[Any], allow: list[str], short: list[st
         found += all(cover[k] is not None for k in idx)
     return SetRun(name, samples, ours, stock, ours_spans, floor, bare_kept,
                   1 - len(outside) / len(locs) if locs else 0.0, len(outside),
-                  found / len(outside) if outside else 1.0, short)
+                  found / len(outside) if outside else 1.0, short, (lost, also_stock), learned, learned_terms)
+
+
+def _learned_vocabulary_scores(samples: Sequence[Any], scrubber: Any, source: Any) -> tuple[dict[str, Any], int]:
+    """Scores with nothing configured but the vocabulary learned from the set itself (default settings).
+
+    Each document counts as one answer given to its own user: the worst case for the vocabulary's
+    safeguards, since the customers' names, streets and towns in the documents count as the agent's
+    words (in a tenant's data they are mostly in the customers' messages, which never qualify).
+    SOURCE gives the detections (``Scrubber.analyze_many``). Returns the scores and the number of terms learned.
+    """
+    from aion_assets.memory.scrub.engine import ScrubPolicy
+    from aion_assets.memory.scrub.policy import VocabularySettings
+    from aion_assets.seal.datasets.vocabulary import Answer, learn_vocabulary
+
+    texts = [s.text for s in samples]
+    vocab = learn_vocabulary("bench", (Answer(f"user-{i}", "", (t,)) for i, t in enumerate(texts)),
+                             VocabularySettings())
+    spans = _replaced(scrubber.analyze_many(texts, ScrubPolicy(vocabulary=vocab.terms), source))
+    return score(samples, spans), len(vocab.terms)
+
+
+def _learned_lines(runs: list[SetRun]) -> list[str]:
+    """The paragraph on the learned vocabulary (``_learned_vocabulary_scores``), empty without one."""
+    out = []
+    for r in runs:
+        if r.learned is None:
+            continue
+        recall = ", ".join(f"{t} {r.learned['recall'][t]:.3f} ({r.ours['recall'][t]:.3f})"
+                           for t in TYPES if t in r.learned["recall"])
+        out += [f"Learned vocabulary ({r.name} set, nothing configured): {r.learned_terms} terms learned with the "
+                "default settings (5 distinct users, 0.1% of answers) from the set's own documents, each counted "
+                "as an answer given to its own user: a worst case, since the customers' values in them count as "
+                "the agent's words. Safe text kept with that vocabulary alone: "
+                f"{r.learned['safe_kept']:.3f} (nothing configured: {r.bare_safe_kept or 0.0:.3f}); recall per "
+                f"type with it (with the allow-list, in brackets): {recall}.", ""]
+    return out
 
 
 def _verdicts(run: SetRun) -> tuple[dict[str, bool], bool]:
@@ -529,6 +590,12 @@ def _report(runs: list[SetRun], judged: SetRun, domain_rows: list[str], seeds: d
         cells = " | ".join(f"{r.ours['safe_total']} | {r.bare_safe_kept:.3f} | | {r.stock['safe_kept']:.3f}"
                            if r.bare_safe_kept is not None else " | | | " for r in runs)
         rows.append(f"| safe text kept, nothing configured | {cells} | | |")
+    if any(r.learned is not None for r in runs):
+        cells = " | ".join(f"{r.ours['safe_total']} | {r.learned['safe_kept']:.3f} | | {r.stock['safe_kept']:.3f}"
+                           if r.learned is not None else " | | | " for r in runs)
+        learned_met = judged.learned is not None and judged.learned["safe_kept"] >= SAFE_TARGET
+        rows.append(f"| safe text kept, learned vocabulary only | {cells} | >= {SAFE_TARGET:.2f} | "
+                    f"{'yes' if learned_met else '**NO**'} |")
 
     slot_rows = ["| form | n | AION | Presidio stock |", "|---|---:|---:|---:|"]
     counts: Counter[str] = Counter()
@@ -554,6 +621,8 @@ def _report(runs: list[SetRun], judged: SetRun, domain_rows: list[str], seeds: d
                        f"{tp['analyses']:.2f} | {tp['single']:.0f} | "
                        f"{tp['p50_ms']:.1f} ms |")
     ok = all(met.values()) and safe_met and tps_met
+    unmet = [t for t in TYPES if not met[t]] + ([] if safe_met else ["safe text kept with the allow-list alone"]) + (
+        [] if tps_met else [f"{SHORT_TARGET_TPS:.0f} short texts/s"])
     char_line = "; ".join(
         f"{r.name}: " + ", ".join(f"{t} {r.ours['chars'].get(t, 0.0):.3f} (stock {r.stock['chars'].get(t, 0.0):.3f})"
                                   for t in ("PERSON", "LOCATION", "STREET_ADDRESS")) for r in runs)
@@ -589,6 +658,15 @@ def _report(runs: list[SetRun], judged: SetRun, domain_rows: list[str], seeds: d
         f"construction; stock's extra removals come from types the project does not scrub, e.g. "
         f"ORGANIZATION, DATE_TIME, NRP): {floor_line}.",
         "",
+        "Safe spans AION takes that stock Presidio also takes with a type the project scrubs (same allow-list): "
+        + "; ".join(f"{r.name}: {r.safe_lost_to_stock[1]} of {r.safe_lost_to_stock[0]} "
+                    f"({r.safe_lost_to_stock[1] / max(1, r.ours['safe_total']):.3f} of all safe spans)" for r in runs)
+        + ". The stock floor keeps these unless a kept term (allow-list, learned vocabulary), a code or a form "
+        "label inside the detection narrows it (spaCy's PERSON on a partner's name or on \"Mbps\", LOCATION on a "
+        "menu word): a labelled set of single documents has no learned vocabulary, so this share bounds the safe "
+        "text kept with the allow-list alone.",
+        "",
+        *_learned_lines(runs),
         f"Locations vs. the scrubber's gazetteer (libphonenumber geocoding, country names, pycountry "
         f"subdivisions; benchmark locations come from Faker): {gaz}.",
         "",
@@ -623,7 +701,8 @@ def _report(runs: list[SetRun], judged: SetRun, domain_rows: list[str], seeds: d
         "",
         f"Targets judged on the {judged.name} set (issue 11: >= 0.95 per structured type, >= 0.90 names, "
         f"street addresses and locations, no type below stock, safe kept >= {SAFE_TARGET:.2f}, "
-        f">= {SHORT_TARGET_TPS:.0f} short texts/s batched): {'all met' if ok else 'NOT all met'}.",
+        f">= {SHORT_TARGET_TPS:.0f} short texts/s batched): "
+        + ("all met." if ok else "NOT all met; not met: " + ", ".join(unmet) + "."),
     ]
     return "\n".join(body), ok
 

@@ -21,7 +21,7 @@ import pytest
 from aion_assets.memory.scrub.analysis import Detection
 from aion_assets.memory.scrub.context import NAME_TYPES, drop_ordinary_text, has_name_evidence, only_ordinary_words
 from aion_assets.memory.scrub.engine import ENTITIES, Scrubber, ScrubPolicy, ScrubResult, get_scrubber
-from aion_assets.memory.scrub.policy import STRUCTURED_IDS
+from aion_assets.memory.scrub.policy import NOT_SHIELDED_BY_VOCABULARY
 from aion_assets.memory.scrub.pseudonyms import Pseudonyms
 from aion_assets.memory.scrub.spans import (
     Cand,
@@ -57,7 +57,8 @@ def reference_finalise(threshold: float, text: str, detections: list[Detection],
     for c in (trim(text, c) for c in cands if c.end > c.start):
         base = cut(c, placeholders)
         codes = code_holes(text, c)
-        pieces = cut(c, placeholders + allowed + codes + ([] if c.entity_type in STRUCTURED_IDS else learned))
+        shield = [] if c.entity_type in NOT_SHIELDED_BY_VOCABULARY else learned
+        pieces = cut(c, placeholders + allowed + codes + shield)
         narrowed = c.origin == "own" and c.entity_type in NAME_TYPES and pieces != base
         for a, b in pieces:
             piece = text[a:b].strip(" \t\n,;:.()")

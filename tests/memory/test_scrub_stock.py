@@ -24,7 +24,7 @@ from presidio_analyzer.nlp_engine import NlpEngineProvider
 
 from aion_assets.memory.scrub.context import only_ordinary_words
 from aion_assets.memory.scrub.engine import Scrubber, ScrubPolicy, Span, get_scrubber
-from aion_assets.memory.scrub.policy import STRUCTURED_IDS
+from aion_assets.memory.scrub.policy import NOT_SHIELDED_BY_VOCABULARY
 from aion_assets.memory.scrub.spans import Cand, code_holes, term_regex
 from aion_assets.memory.scrub.stock import STOCK_TYPES
 from tests.memory.scrub_texts import COMPANY, VOCABULARY, corpus
@@ -85,7 +85,7 @@ def _uncovered(text: str, stock: list[Span], ours: list[Span], policy: ScrubPoli
                for i in range(m.start(), m.end())}
     left = []
     for s in stock:
-        kept = allowed | (set() if s.entity_type in STRUCTURED_IDS else learned)
+        kept = allowed | (set() if s.entity_type in NOT_SHIELDED_BY_VOCABULARY else learned)
         # a code the model labelled PERSON or LOCATION ("order ORD-71897") is cut out, and what is
         # left beside it goes unless it is ordinary words ("Model" of "Model S1")
         codes = code_holes(text, Cand(s.start, s.end, s.entity_type, s.score, "stock"))
@@ -134,6 +134,20 @@ def test_learned_vocabulary_never_shields_structured_identifiers(scrubber: Scrub
     # the same terms typed on the allow-list by the tenant do survive (an explicit choice)
     kept = scrubber.scrub(text, ScrubPolicy(allow_list=policy.vocabulary))
     assert kept.text == text
+
+
+def test_learned_vocabulary_never_narrows_a_street_address(scrubber: Scrubber) -> None:
+    """A town and a street the agent names to many customers are the company's words in its own
+    sentences, and still go whole with a customer's address."""
+    policy = ScrubPolicy(vocabulary=("Leeds", "Mill Road", "Kirkstall"))
+    own = "Our Leeds store on Mill Road opens at 9."
+    assert scrubber.scrub(own, policy).text == own
+    address = "Please send it to Flat 4, 27 Mill Road, Kirkstall, Leeds LS5 3AB."
+    out = scrubber.scrub(address, policy)
+    assert out.text == "Please send it to <STREET_ADDRESS>.", out.text
+    # typed on the allow-list by the tenant, the terms do survive (an explicit choice)
+    kept = scrubber.scrub(address, ScrubPolicy(allow_list=policy.vocabulary)).text
+    assert "Mill Road" in kept and "LS5 3AB" not in kept and "27" not in kept
 
 
 @pytest.mark.parametrize("text", FINDING_6)

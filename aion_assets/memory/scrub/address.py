@@ -42,6 +42,13 @@ its name alone ("my address is rue humbert"), a known town right after the block
 and "5 HIGH ST" on a label. "3 Smart Lights", "2 Access Points", "Floor 2 Hallway Light" are goods
 (a small number, ordinary words, a street type that people also count): faint anchors only.
 
+Also (composed country formats, issue 11): Indian "Junagadh - 449900", Dutch "182-II", Flemish "-lei",
+"-baan" and "bus 14", Brazilian "Recanto Pereira, 31, apto 28" and lower-case "sá dos dourados - rj,
+48943834", Spanish "7º d", a street's number on the line after its name ("Cuesta Sebastián Arce\n848, 7º
+A"), pieces separated by " - ", " / ", " | " or ";" with a bare house number between them ("Pasaje X - 99 -
+2º A"), a town between spaces or dashes before the postcode ("2 Rowe Groves Bakerport HX4N 0QF"), and a
+lower-case town's further words ("80040 pavone canavese", "9973 spittal an der drau": no ordinary words).
+
 A quantity with its unit is never an anchor ("1000 MB", "5 GB", "30 days", "2 hours"); a Dutch
 postcode whose letters spell a unit ("1012 MB Amsterdam") is only a weak anchor, so it needs a
 street beside it.
@@ -50,20 +57,28 @@ street beside it.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from presidio_analyzer import EntityRecognizer
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from aion_assets.memory.scrub.address_formats import (
     ADDRESS_CUE,
+    COMPOUND_STREET_RE,
     CUE_ANYWHERE,
     CUED_NAME_NUMBER,
+    CUED_NAMED_STREET,
     CUED_PREFIXED,
     CUED_STREET,
     FAINT_RE,
     FILLER,
     GAP,
+    LABELLED_HOUSE_NUMBER,
+    LABELLED_POSTCODE,
+    LOWER_ANY_STREET,
+    LOWER_NAMED_STREET,
     LOWER_PREFIXED,
+    LOWER_TOWN_WORD,
     NAME_ONLY_STREET_RE,
     PLAIN_STREET,
     QUANTITY,
@@ -74,15 +89,18 @@ from aion_assets.memory.scrub.address_formats import (
 )
 from aion_assets.memory.scrub.gazetteers import place_gazetteer
 from aion_assets.memory.scrub.recognizers import make_result
+from aion_assets.memory.scrub.structured import after_reference_label
 from aion_assets.memory.scrub.words import is_common_word
 
 _WORDS = re.compile(r"[^\W\d_]+")
+_CODE_LIKE = re.compile(r"[^a-zß-öø-ÿ]+")  # no lower-case letter: digits, capitals, separators
 _CAPS_WORD = re.compile(r"(?<![<\w-])[A-ZÀ-ÖØ-Þ]{3,}\b(?![>_\d-])")  # not a placeholder's name, not a code
 _CAPS_LINE = re.compile(r"(?m)^[^a-zß-öø-ÿ\n]+$")  # a line with no lower-case letter
 # Two-letter street abbreviations in capitals ("5 HIGH ST"), not a state before its ZIP ("HARTFORD CT 06103").
 _CAPS_ABBREV = re.compile(r"(?<![<\w-])(?:ST|RD|DR|LN|CT|PL|SQ|AV)\b(?![>_-]|[ \t]*\d)")
-# A town after the street, typed without a postcode: "5 rue des lilas, paris", "rua augusta 120 lisboa".
-_TOWN_AFTER = re.compile(r"(?:,[ \t]*|[ \t]+)([^\W\d_][\w'’-]*(?:[ \t-][^\W\d_][\w'’-]*){0,2})")
+# A town after the street, typed without a postcode: "5 rue des lilas, paris", "rua augusta 120 lisboa",
+# "19 park lane in croydon".
+_TOWN_AFTER = re.compile(r"(?:,[ \t]*|[ \t]+(?:in[ \t]+)?)([^\W\d_][\w'’-]*(?:[ \t-][^\W\d_][\w'’-]*){0,2})")
 
 
 def _known_town_end(text: str, end: int) -> int:
@@ -99,6 +117,20 @@ def _known_town_end(text: str, end: int) -> int:
     return end
 
 
+def _lower_town_end(text: str, end: int) -> int:
+    """Where the rest of a lower-case town ends, when a block ends in a lower-case word: up to two more
+    words that are no ordinary English words, maybe after a particle ("80040 pavone canavese",
+    "9973 spittal an der drau"); "75001 paris now" ends at "paris"."""
+    for _ in range(2):
+        if not (end and text[end - 1].islower()):
+            break
+        m = LOWER_TOWN_WORD.match(text, end)
+        if m is None or is_common_word(m.group(1)):
+            break
+        end = m.end()
+    return end
+
+
 def _counted_goods(match: re.Match[str], text: str) -> bool:
     """True for "3 Smart Lights", "2 Access Points", "4 Door Locks": a small number, ordinary words and a
     street type that is also a thing people count, with no address cue before it."""
@@ -111,6 +143,30 @@ def _counted_goods(match: re.Match[str], text: str) -> bool:
     if STREET_WORD.fullmatch(suffix) or not all(is_common_word(w) for w in name):
         return False
     return not ADDRESS_CUE.search(text, max(0, match.start() - 40), match.start())
+
+
+def _english_word_first(value: str) -> bool:
+    """True for "Bring 2", "String 4": the compound's first word is an English word, which ends in a
+    street type ("-ring") only by chance; "Hauptstraße 5", "Harloffring 5-7" are no English words."""
+    return is_common_word(value.split()[0].rstrip("."))
+
+
+def _without_label_line(text: str, anchor: tuple[int, int, int]) -> tuple[int, int, int]:
+    """ANCHOR without its last line when that line is a form's label ("1011\nDelivery Window")."""
+    start, end, strength = anchor
+    cut = text.rfind("\n", start, end)
+    if cut > start and _label_words(text[cut:end]):
+        return start, cut, strength
+    return anchor
+
+
+def _label_words(segment: str) -> bool:
+    """True when SEGMENT's words are all ordinary English words and it is no known place: a form's
+    label between or after address lines ("Address Line", "Delivery Window"), not a town ("Bath")."""
+    words = _WORDS.findall(segment)
+    name = " ".join(words)
+    return (bool(words) and all(is_common_word(w) for w in words)
+            and name not in place_gazetteer() and name.title() not in place_gazetteer())
 
 
 def _capitalise(word: re.Match[str]) -> str:
@@ -142,38 +198,57 @@ class AionStreetAddressRecognizer(EntityRecognizer):
                     goods = rx is STRONG_RE[0] or rx is NAME_ONLY_STREET_RE  # "Hallway Light" too
                     anchors.extend((m.start(), m.end(), 0 if goods and _counted_goods(m, view)
                                     else strength) for m in rx.finditer(view)
-                                   if m.end() > m.start() and not QUANTITY.fullmatch(m.group()))
+                                   if m.end() > m.start() and not QUANTITY.fullmatch(m.group())
+                                   and not (rx is COMPOUND_STREET_RE and _english_word_first(m.group())))
         anchors.extend((m.start(), m.end(), 2) for m in CUED_STREET.finditer(text)
                        if ADDRESS_CUE.search(text, max(0, m.start() - 40), m.start()))
         for cue in CUE_ANYWHERE.finditer(text):  # "my address is matthiasring 6, ..."
-            m = CUED_NAME_NUMBER.match(text, cue.end()) or CUED_PREFIXED.match(text, cue.end())
+            m = (CUED_NAME_NUMBER.match(text, cue.end()) or CUED_PREFIXED.match(text, cue.end())
+                 or CUED_NAMED_STREET.match(text, cue.end()))
             if m:
                 anchors.append((m.start(), m.end(), 2))
-        anchors.extend((m.start(), m.end(), 2) for m in PLAIN_STREET.finditer(text)
-                       if not all(is_common_word(w) for w in _WORDS.findall(m.group(1))))
-        # "via dante 15", "rua augusta 120", not "via email 2"
-        anchors.extend((m.start(), m.end(), 2) for m in LOWER_PREFIXED.finditer(text)
-                       if not all(is_common_word(w) for w in _WORDS.findall(m.group(1))))
+        # A street only when its name (group 1) is no run of ordinary words: "3 Payne Line" (not "24 Hour
+        # Support Line"), "via dante 15" (not "via email 2"), "434 garcia throughway" (not "3 easy ways");
+        # without the number only a weak piece ("studio 17i king spur").
+        for rx, strength in ((PLAIN_STREET, 2), (LOWER_PREFIXED, 2), (LOWER_ANY_STREET, 2), (LOWER_NAMED_STREET, 1)):
+            anchors.extend((m.start(), m.end(), strength) for m in rx.finditer(text)
+                           if not all(is_common_word(w) for w in _WORDS.findall(m.group(1))))
+        anchors.extend((m.start(1), m.end(1), 2) for rx in (LABELLED_POSTCODE, LABELLED_HOUSE_NUMBER)
+                       for m in rx.finditer(text))
+        # "tracking: 12345 ABCDE", "PostNL 3SDEVC NL 1012 AB": a code named as one is no postcode (a piece
+        # with a lower-case letter is no code: "Parcel: 5 High St" stays an address)
+        anchors = [a for a in anchors if not (_CODE_LIKE.fullmatch(text, a[0], a[1])
+                                              and after_reference_label(text, a[0]))]
         if not anchors:
             return []
-        anchors = sorted(set(anchors), key=lambda a: (a[0], -a[1]))  # each piece counts once, whatever the view
-        blocks: list[list[int]] = []  # [start, end, strong count, weak count]
+        anchors = sorted({_without_label_line(text, a) for a in anchors}, key=lambda a: (a[0], -a[1]))
+        # [start, end, strong count, weak count, where a label line between two pieces is cut out]
+        blocks: list[list[Any]] = []
         for start, end, strength in anchors:
             if blocks:
                 b = blocks[-1]
                 gap = text[b[1] : start]
-                if start <= b[1] or GAP.fullmatch(gap) or FILLER.fullmatch(gap):
+                joined = start <= b[1] or GAP.fullmatch(gap) is not None
+                filler = not joined and FILLER.fullmatch(gap) is not None
+                if joined or filler:
+                    # "...Road\nTown\nBristol": one address, the label kept; a label has its own line
+                    # (", da Mata - RS": "da" is an ordinary word, but no label)
+                    if filler and "\n" in gap and _label_words(gap):
+                        b[4].append((b[1], start))
                     b[1] = max(b[1], end)
                     if strength:
                         b[4 - strength] += 1
                     continue
-            blocks.append([start, end, int(strength == 2), int(strength == 1)])
+            blocks.append([start, end, int(strength == 2), int(strength == 1), []])
         out = []
-        for start, end, n_strong, n_weak in blocks:
+        for start, end, n_strong, n_weak, labels in blocks:
             if n_strong == 0 and n_weak < 2:
                 continue
             tail = TOWN_TAIL.match(text, end)
+            if tail and _label_words(tail.group()):
+                tail = None  # "Delivery Instructions", "TRACKING NUMBER" on the next line: a label, no town
             # a town alone on the line after the street (UK style), or a known town right after it
-            end = tail.end() if tail else _known_town_end(text, end)
-            out.append(make_result(self, "STREET_ADDRESS", start, end, 0.9 if n_strong else 0.7))
+            end = _lower_town_end(text, tail.end() if tail else _known_town_end(text, end))
+            for a, b in zip([start] + [g[1] for g in labels], [g[0] for g in labels] + [end], strict=True):
+                out.append(make_result(self, "STREET_ADDRESS", a, b, 0.9 if n_strong else 0.7))
         return out

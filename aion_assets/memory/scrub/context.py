@@ -115,9 +115,10 @@ def is_not_a_name(text: str, start: int, end: int, entity_type: str, beside_name
     # imported here: scrub_recognizers pulls in Presidio, and scrub.py imports this module eagerly
     from aion_assets.memory.scrub.gazetteers import first_names, fold, place_gazetteer
     from aion_assets.memory.scrub.recognizers import LOCATION_CUES
+    from aion_assets.memory.scrub.spans import field_label
 
-    if is_organisation(text, start, end):
-        return True
+    if is_organisation(text, start, end) or field_label(text, start, end):
+        return True  # "County:", "Post Town:", "Door Code:" label a form's field
     value = text[start:end]
     words = [w.group() for w in _WORD.finditer(value)]
     if not words or (entity_type == "LOCATION" and value in place_gazetteer()):

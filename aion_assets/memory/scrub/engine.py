@@ -18,7 +18,10 @@ Contract:
   Presidio finds (types ``stock.STOCK_TYPES``) is replaced, except the tenant's kept terms and one
   mistake of the small model: a code it labels PERSON or LOCATION ("order ORD-71897", "v10.16.2",
   "E-955") is cut out of that detection (``spans.code_holes``: names of people and places hold no
-  digits), with the ordinary words left beside it ("Model" of "Model S1");
+  digits), with the ordinary words left beside it ("Model" of "Model S1"), and a second one: it
+  reads a line break as a space, so a name at a line's end runs into the next line's form label
+  ("Emma Clarke\nAddress Line" of "...\nAddress Line 1: ..."); that label, ordinary words before a
+  colon, is cut off (``spans.label_holes``);
 - the project's own candidates add recall (names in greetings and sign-offs, unknown first names
   after a greeting or on a sign-off's line, first names with a person verb, upper-case names in
   form fields, initials, lower-case and international street addresses with flat numbers,
@@ -44,8 +47,8 @@ Kept terms (``ScrubPolicy.allow_list`` typed by the tenant, ``vocabulary`` learn
 - a term matches as whole words, ignoring case, any run of whitespace matching a space of the
   term; longer terms win over shorter ones they contain;
 - a term is cut out of any detection it lies in (a learned term only out of name-like detections
-  and phone numbers, never out of an e-mail, card, SSN, IBAN or IP); what is left of that detection
-  is still scrubbed, except that the rest of one of the project's own name or place candidates
+  and phone numbers, never out of an e-mail, card, SSN, IBAN, IP or street address); what is left
+  of that detection is still scrubbed, except that the rest of one of the project's own name or place candidates
   that contained a kept term is kept unless it holds a known first name or a place ("Acme Brira"
   with "Acme" kept: the brand's product; "Acme Laura Schmidt" still loses "Laura Schmidt");
 - ``deny_list`` terms are always scrubbed (PERSON, unless an overlapping detection types them).

@@ -7,8 +7,10 @@ Fields and who wins when they disagree (strongest first):
 2. ``allow_list``: terms typed by the tenant (company, product names) that always survive;
 3. ``vocabulary``: terms *learned* from the tenant's own answers (the company's voice, used with many
    different users); they survive like allow-listed terms, but only inside name-like detections
-   (PERSON, LOCATION, STREET_ADDRESS, a policy's own types) and phone numbers: a learned term never
-   shields an e-mail address, a card, an SSN, an IBAN or an IP address;
+   (PERSON, LOCATION, a policy's own types) and phone numbers: a learned term never shields an
+   e-mail address, a card, an SSN, an IBAN or an IP address, nor a word of a street address (a
+   town or a street name that the agent names to many users, "our Leeds store", still goes when it
+   is part of a customer's address);
 4. ``skip_entities``: types left in place; ``extra_patterns``: the tenant's own regexes.
 
 All terms match as whole words, ignoring case, any run of whitespace matching a space of the term.
@@ -42,6 +44,9 @@ ENTITIES: tuple[str, ...] = (
 )
 # Identifiers a learned vocabulary never shields (issue 11: the vocabulary is the company's words).
 STRUCTURED_IDS = frozenset({"EMAIL_ADDRESS", "CREDIT_CARD", "US_SSN", "IBAN_CODE", "IP_ADDRESS"})
+# Types whose detections no learned term narrows: the structured identifiers, and street addresses (an
+# address is one customer's data as a whole, even when its town or street is also the company's word).
+NOT_SHIELDED_BY_VOCABULARY = STRUCTURED_IDS | {"STREET_ADDRESS"}
 _ENTITY_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,49}$")
 
 

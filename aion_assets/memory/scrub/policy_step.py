@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from aion_assets.memory.scrub.analysis import Detection
 from aion_assets.memory.scrub.context import NAME_TYPES, drop_ordinary_text, has_name_evidence, only_ordinary_words
-from aion_assets.memory.scrub.policy import ENTITIES, STRUCTURED_IDS, ScrubPolicy
+from aion_assets.memory.scrub.policy import ENTITIES, NOT_SHIELDED_BY_VOCABULARY, ScrubPolicy
 from aion_assets.memory.scrub.spans import (
     Cand,
     Span,
@@ -26,6 +26,7 @@ from aion_assets.memory.scrub.spans import (
     cut,
     has_alnum,
     holes,
+    label_holes,
     placeholder_regex,
     resolve,
     term_regex,
@@ -87,7 +88,9 @@ def finalise(text: str, detections: list[Detection], rules: Compiled, threshold:
             if not base:
                 continue  # inside placeholders: every cut below leaves nothing either
             codes = code_holes(text, c)
-            pieces = cut(c, placeholders + allowed + codes + ([] if c.entity_type in STRUCTURED_IDS else learned))
+            labels = label_holes(text, c) if "\n" in text[c.start : c.end] else []
+            pieces = cut(c, placeholders + allowed + codes + labels
+                         + ([] if c.entity_type in NOT_SHIELDED_BY_VOCABULARY else learned))
             # One of our own name or place candidates that held a kept term was the tenant's brand or
             # product phrase ("Acme Brira"): what is left of it goes only if it still holds a first
             # name or a place. A stock detection is narrowed only by kept terms and by the codes

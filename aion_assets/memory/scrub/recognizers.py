@@ -60,15 +60,40 @@ _PARTICLES = frozenset(
         "im", "upon", "on", "en", "lès",
     ]
 )
+# Labels of a form's place fields: "Town/City:", "State / Province:", "Country/Region:", "Post Town:".
+_PLACE_LABEL = (
+    r"(?:city|town|post[ \t]+town|ort|ville|ciudad|città|citta|stad|plaats|woonplaats|miasto|cidade|localidad|"
+    r"località|county|province|country|pays|país|paese|kraj|state|region|suburb|district|area|prefecture|canton|"
+    r"kanton|bundesland|land|provincia|regione|estado|departement|département|voivodeship|województwo)"
+)
+# A form's place field up to its colon, at a line's start: "Town/City:", "State / Province *:".
+_PLACE_FIELD = rf"(?m:^)[ \t]*{_PLACE_LABEL}(?:[ \t]*/[ \t]*{_PLACE_LABEL})*[ \t]*\*?[ \t]*:"
 LOCATION_CUES = re.compile(
     r"(?:\b(?:in|from|near|around|outside|inside|visiting|visit|towards?|"
     r"(?:moved|moving|move|relocat\w+|travel+ing|travel+ed|fly\w*|flew|going|shipp\w+|ship|sent|send\w*|"
     r"headed|heading|drive|driving|based|located|lives?|living|stays?|staying|born)\s+(?:to|in|at|from|into))"
-    r"|(?m:^)[ \t]*(?:city|town|town/city|ort|ville|ciudad|città|citta|stad|plaats|woonplaats|miasto|cidade|"
-    r"localidad|località|county|province|country|pays|país|paese|kraj)[ \t]*:"
+    rf"|{_PLACE_FIELD}"
     r")\s+$",
     re.IGNORECASE,
 )
+# Words of an app's screens and menus: "moved from Preferences to Account Centre" names no place.
+_UI_WORDS = frozenset({
+    "setting", "preference", "option", "menu", "account", "profile", "notification", "privacy", "security",
+    "advanced", "general", "dashboard", "report", "device", "room", "zone", "schedule", "automation",
+    "integration", "help", "support", "billing", "subscription", "plan", "centre", "center", "tab", "screen",
+    "page", "panel", "sidebar", "toolbar", "library", "store", "app", "folder", "inbox", "outbox", "archive",
+})
+# Where a person lives, moved or travels, or a form's place field: a place follows, whatever its words.
+_PERSONAL_PLACE_CUE = re.compile(
+    r"(?:\b(?:moved|moving|relocat\w+|lives?|living|based|located|born|stay(?:s|ed|ing)?|visiting|travel+(?:ed|ing)|"
+    r"flew|flying|headed|heading|driving)\s+(?:to|in|at|from|into|near)"
+    rf"|{_PLACE_FIELD})\s+$",
+    re.IGNORECASE,
+)
+# Where a person lives, or a form's place field: an unknown lower-case word after it is a town too
+# ("i'm based in chandlerbury", "City: kassel"); after a move or a trip only a known place counts.
+_HOME_CUE = re.compile(rf"(?:\b(?:lives?|living|based|located|born|grew\s+up)\s+(?:in|at|near)|{_PLACE_FIELD})\s+$",
+                       re.IGNORECASE)
 _FORM_LABEL = re.compile(r"[ \t]*:[ \t]*$")
 _TITLES = re.compile(
     r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau|Hr|Fr|Sr|Sra|Srta|Sig|Sig\.ra|Dott|Dott\.ssa|Ing|M|Mme|Mlle|"
@@ -145,12 +170,48 @@ def _words(text: str) -> list[re.Match[str]]:
     return list(_WORD.finditer(text))
 
 
+def _lower_place_end(text: str, words: list[re.Match[str]], i: int, places: frozenset[str] | set[str]) -> int:
+    """Where a lower-case place starting at word I ends (exclusive word index), or I if none.
+
+    After a location cue (``LOCATION_CUES``: "in", "from", "near", a move, a place field), a known
+    place typed in lower case that is no English word ("moved to valencia", "around madurai", "live
+    in kongens lyngby"); after a home or a place field (``_HOME_CUE``) also an unknown word that is
+    no English word nor a first name ("i'm based in chandlerbury", "City: hainfeld"). Ordinary words
+    ("living in fear", "from home") are none.
+    """
+    before = text[max(0, words[i].start() - 30) : words[i].start()]
+    if not LOCATION_CUES.search(before):
+        return i
+    last = i
+    while (last + 1 < len(words) and last - i < 3 and words[last + 1].group().islower()
+           and text[words[last].end() : words[last + 1].start()] == " "):
+        last += 1
+    for j in range(last, i - 1, -1):  # the longest known place: "kongens lyngby", "san sebastián"
+        name = text[words[i].start() : words[j].end()]
+        if (name.title() in places or name.capitalize() in places) and not all(
+                is_common_word(words[k].group()) for k in range(i, j + 1)):
+            return j + 1
+    first = words[i].group()
+    if (_HOME_CUE.search(before) and first.islower() and not is_common_word(first)
+            and first not in COMMON_WORDS and fold(first) not in first_names()):
+        return i + 1
+    return i
+
+
+def _ordinary_or_plural(word: str) -> bool:
+    """An ordinary English word, also in the plural ("Automations", "Settings")."""
+    return is_common_word(word) or (len(word) > 3 and word[-1] in "sS" and is_common_word(word[:-1]))
+
+
 class AionPlaceRecognizer(EntityRecognizer):
     """Towns, regions and countries from the place gazetteer, plus capitalised words after location cues.
 
     A gazetteer hit scores higher when spaCy also saw an entity there or a cue ("in", "from",
     "moved to") precedes it; a capitalised phrase after a cue that is not in the gazetteer
-    (an unknown town) scores lower but above the threshold.
+    (an unknown town) scores lower but above the threshold; a phrase that starts with a very common
+    word counts when a name follows in it ("City: South Caseymouth"). Typed in lower case, a known
+    place after a cue, and an unknown word after a home or a place field, count too
+    (``_lower_place_end``: "around madurai", "i'm based in chandlerbury", "City: hainfeld").
     """
 
     def __init__(self) -> None:
@@ -165,13 +226,18 @@ class AionPlaceRecognizer(EntityRecognizer):
         words = _words(text)
         doc = nlp_artifacts.tokens if nlp_artifacts is not None else None
         ent_spans = {(e.start_char, e.end_char) for e in (doc.ents if doc is not None else ())}
+        place_ents = [(e.start_char, e.end_char) for e in (doc.ents if doc is not None else ())
+                      if e.label_ in ("GPE", "LOC", "FAC")]
         propn = {i for i, p in pos_at(nlp_artifacts).items() if p == "PROPN"}
         out: list[RecognizerResult] = []
         i = 0
         while i < len(words):
             w = words[i]
             if not w.group()[0].isupper():
-                i += 1
+                end = _lower_place_end(text, words, i, places)
+                if end > i:
+                    out.append(self._result(w.start(), words[end - 1].end(), 0.6))
+                i = max(end, i + 1)
                 continue
             chained = bool(out) and re.fullmatch(r",\s*", text[out[-1].end : w.start()]) is not None
             cue = chained or bool(LOCATION_CUES.search(text[max(0, w.start() - 30) : w.start()]))
@@ -184,6 +250,10 @@ class AionPlaceRecognizer(EntityRecognizer):
                     break
             if hit is not None and in_menu_or_counted(text, w.start(), words[hit].end()):
                 i = hit + 1
+                continue
+            if (hit == i and is_common_word(w.group()) and i > 0 and words[i - 1].group()[0].isupper()
+                    and text[words[i - 1].end() : w.start()] == " " and not cue):
+                i += 1  # "Help Centre", "Account Centre": the end of a title-case name, not the region
                 continue
             if hit is not None:
                 if cue:  # the rest of a longer name after a cue: "Guyana Francese", "Estados Unidos de América"
@@ -212,15 +282,29 @@ class AionPlaceRecognizer(EntityRecognizer):
             code_like = re.match(r"[-_ ]?\d", text[w.end() : w.end() + 2]) or (
                 w.group().isupper() and len(w.group()) <= 3
             )
-            if cue and w.group().lower() not in COMMON_WORDS and not code_like:
-                j = i
-                while (j + 1 < len(words) and re.fullmatch(r"[ \-]", text[words[j].end() : words[j + 1].start()])
-                       and (words[j + 1].group()[0].isupper() or words[j + 1].group() in _PARTICLES)):
-                    j += 1
-                while words[j].group() in _PARTICLES:
-                    j -= 1
-                if j == i and is_common_word(w.group()) and _FORM_LABEL.search(text, max(0, w.start() - 30), w.start()):
-                    i += 1  # "Country: Unknown", "Town: Pending" are form values, not places
+            j = i
+            while (cue and j + 1 < len(words) and re.fullmatch(r"[ \-]", text[words[j].end() : words[j + 1].start()])
+                   and (words[j + 1].group()[0].isupper() or words[j + 1].group() in _PARTICLES)):
+                j += 1
+            while words[j].group() in _PARTICLES:
+                j -= 1
+            # a run of very common words ("in General", "from South") is no place, unless a name follows
+            # in it ("City: South Caseymouth", "New Michaelhaven")
+            if cue and not code_like and any(words[k].group().lower() not in COMMON_WORDS for k in range(i, j + 1)):
+                if (j == i and is_common_word(w.group()) and w.start() not in propn
+                        and _FORM_LABEL.search(text, max(0, w.start() - 30), w.start())):
+                    i += 1  # "Country: Unknown", "Town: Pending" are form values, not places ("Bavaria" is)
+                    continue
+                if (all(_ordinary_or_plural(words[k].group()) for k in range(i, j + 1)
+                        if words[k].group() not in _PARTICLES)
+                        and not any(a < words[j].end() and w.start() < b for a, b in place_ents)
+                        and (not _PERSONAL_PLACE_CUE.search(text, max(0, w.start() - 30), w.start())
+                             or any(words[k].group().lower().rstrip("s") in _UI_WORDS for k in range(i, j + 1)))):
+                    # "from Basic", "in Automations", "from Control Centre": ordinary words after a bare
+                    # preposition, in which the model saw no place, are a plan or a menu (a town the
+                    # gazetteer misses carries a name, "Port Jessica", or the model tags it, "from
+                    # Bavaria", or a person's move or home names it: "we moved to Normandy")
+                    i = j + 1
                     continue
                 out.append(self._result(w.start(), words[j].end(), 0.6))
                 i = j + 1
@@ -230,6 +314,10 @@ class AionPlaceRecognizer(EntityRecognizer):
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
         return make_result(self, "LOCATION", start, end, score)
+
+
+_INNER_CAPITAL = re.compile(r"[a-zß-ÿ][A-ZÀ-Þ]")
+_SURNAME_PREFIX = re.compile(r"(?:Mc|Mac|De|Di|Da|Du|Le|La|Van|Von|Fitz|St|O')[A-ZÀ-Þ]")
 
 
 class AionPersonRecognizer(EntityRecognizer):
@@ -256,8 +344,10 @@ class AionPersonRecognizer(EntityRecognizer):
             g = words[k].group()
             if g.lower() in COMMON_WORDS or len(g) < 2:
                 return False
-            if upper:  # Title-case only: acronyms and codes ("IBAN", "DE89") are not surnames
-                return g[0].isupper() and not g.isupper() and g.isalpha()
+            if upper:  # Title-case only: acronyms and codes ("IBAN", "DE89") are not surnames, nor
+                # inner capitals other than a surname's prefix ("SmartThings", not "McDonald", "DeVito")
+                return (g[0].isupper() and not g.isupper() and g.isalpha()
+                        and (not _INNER_CAPITAL.search(g) or _SURNAME_PREFIX.match(g) is not None))
             return g.islower() and pos.get(words[k].start(), "X") not in _CLOSED_POS
 
         def lower_blocked(k: int, before: str) -> bool:
@@ -321,6 +411,9 @@ class AionPersonRecognizer(EntityRecognizer):
                     j += 1
                 else:
                     break
+            if j - i >= 2 and all(is_common_word(words[k].group()) for k in range(i + 1, j + 1)):
+                i = j + 1  # "Paris Time Zone", "Jordan River Park": a title-case phrase that starts with a name
+                continue
             if j > i:
                 score = 0.8 if upper else (0.7 if cue else 0.6)
             elif cue and (upper or titled):

@@ -3,8 +3,9 @@
 Plain Python over offsets; no Presidio, no spaCy. Used by ``aion_assets.memory.scrub.engine``.
 
 - ``Cand``: a detection before the final merge, with where it came from: ``stock`` (Presidio as
-  it comes; never vetoed, only cut by kept terms, placeholders and ``code_holes``), ``own`` (the project's
-  recognizers and patterns; subject to the precision rules) or ``deny`` (a deny-listed term);
+  it comes; never vetoed, only cut by kept terms, placeholders, ``code_holes`` and ``label_holes``),
+  ``own`` (the project's recognizers and patterns; subject to the precision rules) or ``deny`` (a
+  deny-listed term);
 - ``holes``: where a placeholder or a kept term lies; detections are cut around them;
 - ``resolve``: overlapping candidates become one span, the union, typed by the most confident;
 - ``render`` / ``map_back``: replace spans by placeholders, and bring offsets found in the
@@ -17,6 +18,9 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+
+from aion_assets.memory.scrub.gazetteers import first_names, fold
+from aion_assets.memory.scrub.words import is_common_word
 
 # Validated formats beat shape-only guesses when they overlap (an IPv4 or SSN also "looks like" a phone).
 _PRIORITY = {"EMAIL_ADDRESS": 0.3, "IP_ADDRESS": 0.3, "IBAN_CODE": 0.2, "US_SSN": 0.1, "CREDIT_CARD": 0.1}
@@ -201,4 +205,44 @@ def code_holes(text: str, c: Cand) -> list[tuple[int, int]]:
         if c.entity_type == "LOCATION" and not re.search(r"[^\W\d_]", m.group()):
             continue
         out.append((m.start(), m.end()))
+    return out
+
+
+# A form field's label on its own line: "Phone:", "Address Line 1:", "Town/City:", "Post Town *".
+_LABEL_LINE = re.compile(r"[ \t>*•-]*([^\W\d_][^\n:*|]{0,38}?)[ \t]*[:*|](?!//)")
+
+
+# Function words of labels, which the word list (WordNet) does not hold: "Ship From", "Name of Company".
+_LABEL_GLUE = frozenset({"to", "from", "of", "and", "or", "the", "for", "your", "our", "per", "in", "on", "at",
+                         "by", "with", "if", "any", "my", "e", "g", "etc", "no", "nr"})
+
+
+def field_label(text: str, start: int, end: int) -> bool:
+    """True when TEXT[START:END] lies within a form field's label: the start of its line up to a colon
+    (or "*", "|"), made of ordinary words only ("County:", "Post Town:", "Door Code:"); a chat
+    speaker's name ("Laura: hi", "Rose: ...") is never a label."""
+    line = text.rfind("\n", 0, start) + 1
+    m = _LABEL_LINE.match(text, line)
+    if m is None or m.start(1) > start or m.end(1) < end:
+        return False
+    words = re.findall(r"[^\W\d_]+", m.group(1))
+    if not words or m.group(1).strip().isupper() or not all(
+            is_common_word(w) or w.lower() in _LABEL_GLUE for w in words):
+        return False
+    # one word that is also a first name may be a chat speaker's ("Rose: can you call me back")
+    return len(words) > 1 or fold(words[0]) not in first_names()
+
+
+def label_holes(text: str, c: Cand) -> list[tuple[int, int]]:
+    """Where a PERSON or LOCATION detection runs over a line break into the next line's form label
+    ("Emma Clarke\nAddress Line" of "...\nAddress Line 1: ..."): from the break to the detection's end.
+    The spaCy model reads a line break as a space; the label is ordinary words (``field_label``)."""
+    if c.entity_type not in _CODE_TYPES:
+        return []
+    out = []
+    for m in re.finditer(r"\n", text[c.start : c.end]):
+        cut_at = c.start + m.start()
+        if field_label(text, cut_at + 1, c.end):
+            out.append((cut_at, c.end))
+            break
     return out

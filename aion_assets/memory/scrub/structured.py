@@ -35,9 +35,13 @@ class AionEmailRecognizer(EmailRecognizer):
 _ID_PREFIX = re.compile(r"(?:[A-Za-z]+[-_#/]?|#|[A-Za-z]+[-/]\d+[-/])$")  # ORD-, INV/2023/, #
 # A word that names the number as a reference, not a phone: "case 96603360", "invoice no. 55512345".
 _REF_WORD = re.compile(
-    r"\b(?:case|ticket|order|invoice|inv|ref|reference|rma|tracking|serial|sku|po|receipt|booking|"
-    r"confirmation|account|acct|member|contract|policy|claim|incident|request)"
-    r"(?:[ \t]*(?:no\.?|nr\.?|number|id|#))?[ \t]*[:#]?[ \t]*$",
+    r"\b(?:case|ticket|order|invoice|inv|ref|reference|rma|track(?:ing)?|serial|sku|po|receipt|booking|"
+    r"confirmation|account|acct|member|contract|policy|claim|incident|request|parcel|package|shipment|"
+    r"consignment|waybill|awb|dhl|ups|usps|fedex|dpd|gls|evri|hermes|postnl|colissimo|bpost|inpost|postnord|"
+    r"royal[ \t]+mail|correos|tnt|purolator|yodel)"
+    r"(?:[ \t]*(?:no\.?|nr\.?|number|id|#))?[ \t]*[:#]?[ \t]*"
+    # the code's first part(s) before the number: "tracking TBA 306 ...", "DHL JJD 0001 ..."
+    r"(?-i:(?:[A-Z\d]{1,20}[ \t-]){0,6})$",
     re.IGNORECASE,
 )
 # ISO 8601 dates and times ("2024-12-07", "2024-12-07T09:30"), which the phone matchers also accept.
@@ -106,12 +110,20 @@ class AionPhoneRecognizer(EntityRecognizer):
         """True when TEXT[START:END] is a date or a number named as a reference (case, order, invoice)."""
         if _ISO_DATE.fullmatch(text, start, end) or _ISO_DATE.match(text, start):
             return True
-        if text.startswith(("+", "00"), start):  # an international prefix says phone, whatever the label
+        if text.startswith("+", start):  # an international prefix says phone, whatever the label
             return False
-        return _REF_WORD.search(text, max(0, start - 30), start) is not None
+        # the label names the whole code, of which the number may be a part: "tracking 9400 1000 0000 0000",
+        # "DHL JJD 0001 2345 6789", "Royal Mail tracking AB 1234 5678 9GB"
+        return after_reference_label(text, start)
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
         return make_result(self, "PHONE_NUMBER", start, end, score)
+
+
+def after_reference_label(text: str, start: int) -> bool:
+    """True when the number at START follows a word that names it a reference (case, order, invoice,
+    tracking, a carrier's name), possibly after the code's first parts ("DHL JJD 0001 ...")."""
+    return _REF_WORD.search(text, max(0, start - 60), start) is not None
 
 
 def _luhn(digits: str) -> bool:
