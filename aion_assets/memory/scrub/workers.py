@@ -1,0 +1,140 @@
+"""Analysis spread over worker processes: ``Scrubber(workers=N)`` runs ``detect_many`` on N cores.
+
+The analysis (one spaCy parse, stock Presidio and the project's recognizers) is pure CPU work in
+Python and spaCy's single-threaded kernels, so one process uses one core. A large batch (a
+backfill after a scrubber version change, an export's first analysis, a dataset build after many
+approvals) is cut into one chunk per process: the calling process analyses the first chunk itself
+while N - 1 spawned workers analyse the others.
+
+Contract:
+- the result is exactly ``detect_many``'s in one process: each worker builds its own ``Scrubber``
+  with the same model, threshold and batch size, and refuses to serve when its ``version`` (model,
+  Presidio, ``SCRUBBER_VERSION`` and a hash of this package's source) differs from the caller's;
+- workers are spawned (never forked: the caller may hold torch threads or open database handles)
+  when the scrubber is built, so their model load overlaps the caller's, and live until it is
+  collected or the interpreter exits;
+- where processes cannot be started (a daemonic process, such as a Celery prefork child, may not
+  have children) or a worker dies, the analysis runs in the calling process, with one warning in
+  the log naming why; nothing is lost and the result is the same;
+- small batches (below ``min_batch`` distinct texts) stay in the calling process: shipping them
+  costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aion_assets.memory.scrub.analysis import Detection
+    from aion_assets.memory.scrub.engine import Scrubber
+
+log = logging.getLogger(__name__)
+
+_WORKER: Scrubber | None = None  # the worker process's own engine
+
+
+def _start_worker(model: str, score_threshold: float, batch_size: int, version: str) -> None:
+    global _WORKER
+    from aion_assets.memory.scrub.engine import Scrubber
+
+    engine = Scrubber(model, score_threshold, batch_size)
+    if engine.version != version:
+        raise RuntimeError(f"scrub worker runs scrubber {engine.version}, the caller {version}")
+    _WORKER = engine
+
+
+def _ready() -> bool:
+    return _WORKER is not None
+
+
+def _detect(texts: list[str]) -> list[list[Detection]]:
+    assert _WORKER is not None, "initializer did not run"
+    return _WORKER.detect_many(texts)
+
+
+def chunks(texts: Sequence[str], n: int) -> list[list[str]]:
+    """TEXTS cut into at most N contiguous chunks of about equal length in characters (none empty)."""
+    total = sum(len(t) + 1 for t in texts)
+    out: list[list[str]] = [[]]
+    size = 0
+    for t in texts:
+        if size >= total * len(out) / n and len(out) < n:
+            out.append([])
+        out[-1].append(t)
+        size += len(t) + 1
+    return [c for c in out if c]
+
+
+class AnalysisPool:
+    """N - 1 spawned workers beside the calling process (module docstring).
+
+    Args:
+        scrubber: the calling process's engine (its model, threshold, batch size and version are
+            the workers').
+        workers: processes in all, the caller included (>= 2).
+        min_batch: batches with fewer distinct texts are analysed in the caller alone.
+    """
+
+    def __init__(self, scrubber: Scrubber, workers: int, min_batch: int = 128) -> None:
+        if workers < 2:
+            raise ValueError(f"an analysis pool needs 2 or more processes, got {workers}")
+        self.workers = workers
+        self.min_batch = min_batch
+        self.parallel_batches = 0  # batches that were shared with the workers
+        self.unavailable: str | None = None  # why the workers are not used, once they cannot be
+        self._executor: ProcessPoolExecutor | None = None
+        if multiprocessing.current_process().daemon:
+            self._off("this is a daemonic process (e.g. a Celery prefork child), which may not start processes")
+            return
+        try:
+            self._executor = ProcessPoolExecutor(
+                max_workers=workers - 1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(scrubber.model, scrubber.score_threshold, scrubber.batch_size, scrubber.version),
+            )
+            # Start the workers now: their model load overlaps the caller's work.
+            self._warmup: list[Future[bool]] = [self._executor.submit(_ready) for _ in range(workers - 1)]
+        except (OSError, RuntimeError, ValueError) as exc:
+            self._off(f"worker processes could not be started: {exc}")
+            return
+        weakref.finalize(self, self._executor.shutdown, wait=False, cancel_futures=True)
+
+    def _off(self, why: str) -> None:
+        if self.unavailable is None:
+            self.unavailable = why
+            log.warning("scrubber analysis runs in one process: %s", why)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    def map(self, texts: list[str], here: Callable[[list[str]], list[list[Detection]]]) -> list[list[Detection]]:
+        """``here(texts)``, with all but the first chunk analysed by the workers when it pays."""
+        if self._executor is None or len(texts) < self.min_batch:
+            return here(texts)
+        parts = chunks(texts, self.workers)
+        try:
+            futures = [self._executor.submit(_detect, part) for part in parts[1:]]
+        except RuntimeError as exc:  # BrokenProcessPool is a RuntimeError: a worker died earlier
+            self._off(f"a worker stopped: {exc}")
+            return here(texts)
+        out = here(parts[0])
+        shared = True
+        for part, future in zip(parts[1:], futures, strict=True):
+            try:
+                out.extend(future.result())
+            except Exception as exc:  # a worker that died or refused: its chunk is analysed here
+                self._off(f"a worker failed: {type(exc).__name__}: {exc}")
+                out.extend(here(part))
+                shared = False
+        self.parallel_batches += shared
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        """Processes, batches shared, and why the workers are off (None when they are on)."""
+        return {"workers": self.workers, "parallel_batches": self.parallel_batches, "unavailable": self.unavailable}
