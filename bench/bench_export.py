@@ -308,6 +308,14 @@ def run_scrub_size(n: int, database_url: str | None, distinct: int, memo: bool) 
     return out
 
 
+def _scrub_processes() -> int:
+    """Processes the scrubber's analysis really ran on (1 when its workers could not start)."""
+    from aion_assets.memory.scrub.engine import get_scrubber
+
+    pool = get_scrubber().pool
+    return pool.workers if pool is not None and pool.unavailable is None else 1
+
+
 def main_scrub(args: argparse.Namespace) -> int:
     """``--scrub``: the scrubbed HTTP export, cold and warm, beside the unscrubbed baseline."""
     load_before = "/".join(f"{x:.1f}" for x in os.getloadavg())
@@ -348,7 +356,9 @@ def main_scrub(args: argparse.Namespace) -> int:
         "the analysis of their own texts, the history is served warm, and the export's vocabulary reads only "
         f"the new approvals). Target: {100_000:,} rows warm < 15 s: "
         f"{'met' if biggest['rows'] >= 100_000 and warm_big < 15 else 'NOT met' if biggest['rows'] >= 100_000 else 'not measured at 100,000'}"
-        f" (warm / baseline in the same run: {warm_big / biggest['baseline_s']:.2f}x). Load average (1/5/15 min) before the run {load_before}, after {load_after} (the machine is shared: "
+        f" (warm / baseline in the same run: {warm_big / biggest['baseline_s']:.2f}x). Scrubber processes: "
+        f"{_scrub_processes()} (`AION_SCRUB_WORKERS`; the cold export and the new approvals' analysis share them, "
+        f"the warm export analyses nothing). Load average (1/5/15 min) before the run {load_before}, after {load_after} (the machine is shared: "
         "absolute times are pessimistic, compare within a row).\n"
     )
     print(body)
@@ -357,8 +367,9 @@ def main_scrub(args: argparse.Namespace) -> int:
 
         sizes = " ".join(str(n) for n in args.sizes)
         db = " --database-url postgresql://postgres@127.0.0.1/postgres" if backend == "PostgreSQL" else ""
+        env = f"AION_SCRUB_WORKERS={_scrub_processes()} " if _scrub_processes() > 1 else ""
         write_section("export_scrub", "Scrubbed export: cold (analysing) and warm (stored detections)", body,
-                      command=f"python -m bench.bench_export --scrub --sizes {sizes} --distinct {args.distinct}{db}")
+                      command=f"{env}python -m bench.bench_export --scrub --sizes {sizes} --distinct {args.distinct}{db}")
     return 0
 
 
