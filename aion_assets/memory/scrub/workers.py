@@ -27,22 +27,35 @@ import multiprocessing
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from aion_assets.memory.scrub.analysis import Detection
-    from aion_assets.memory.scrub.engine import Scrubber
 
 log = logging.getLogger(__name__)
 
-_WORKER: Scrubber | None = None  # the worker process's own engine
+
+class Engine(Protocol):
+    """What the pool needs of ``engine.Scrubber`` (this module does not import the engine: it is
+    handed the engine's class, which the spawned worker unpickles by name)."""
+
+    model: str
+    score_threshold: float
+    batch_size: int
+
+    @property
+    def version(self) -> str: ...
+
+    def detect_many(self, texts: Sequence[str]) -> list[list[Detection]]: ...
 
 
-def _start_worker(model: str, score_threshold: float, batch_size: int, version: str) -> None:
+_WORKER: Engine | None = None  # the worker process's own engine
+
+
+def _start_worker(factory: Callable[..., Engine], model: str, score_threshold: float, batch_size: int,
+                  version: str) -> None:
     global _WORKER
-    from aion_assets.memory.scrub.engine import Scrubber
-
-    engine = Scrubber(model, score_threshold, batch_size)
+    engine = factory(model, score_threshold, batch_size)
     if engine.version != version:
         raise RuntimeError(f"scrub worker runs scrubber {engine.version}, the caller {version}")
     _WORKER = engine
@@ -80,7 +93,7 @@ class AnalysisPool:
         min_batch: batches with fewer distinct texts are analysed in the caller alone.
     """
 
-    def __init__(self, scrubber: Scrubber, workers: int, min_batch: int = 128) -> None:
+    def __init__(self, scrubber: Engine, workers: int, min_batch: int = 128) -> None:
         if workers < 2:
             raise ValueError(f"an analysis pool needs 2 or more processes, got {workers}")
         self.workers = workers
@@ -96,7 +109,8 @@ class AnalysisPool:
                 max_workers=workers - 1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
-                initargs=(scrubber.model, scrubber.score_threshold, scrubber.batch_size, scrubber.version),
+                initargs=(type(scrubber), scrubber.model, scrubber.score_threshold, scrubber.batch_size,
+                          scrubber.version),
             )
             # Start the workers now: their model load overlaps the caller's work.
             self._warmup: list[Future[bool]] = [self._executor.submit(_ready) for _ in range(workers - 1)]
