@@ -3,7 +3,8 @@
 Run from the repository root::
 
     python -m bench.bench_scrub [--set both|heldout|tuning] [--seed 7] [--samples 600]
-                                [--heldout-seed 2026] [--heldout-samples 960] [--show-misses 8] [--no-write]
+                                [--heldout-seed 2026] [--heldout-samples 960] [--workers 2]
+                                [--show-misses 8] [--no-write]
 
 Two labelled sets, reported side by side (docs/benchmarks.md is written only with ``--set both``):
 
@@ -29,6 +30,8 @@ Measures (the same for both scrubbers, computed on the spans each one finally re
 - *support-domain text kept*: on the two demo support domains (``aion_assets/demo/``),
   the share of characters left untouched with only the company name allow-listed: greetings,
   sign-offs, button labels, plan names and quantities are not PII and must survive.
+- *throughput*: short texts per second, batched, one process beside stock Presidio in one process,
+  and the same scrubber with ``--workers`` processes (``AION_SCRUB_WORKERS``; default: the cores).
 
 "Presidio as it comes" is ``AnalyzerEngine`` with the same spaCy model, its default recognizers
 and default score threshold, anonymized with ``AnonymizerEngine``'s default conflict handling.
