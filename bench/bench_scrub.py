@@ -31,7 +31,7 @@ Measures (the same for both scrubbers, computed on the spans each one finally re
   the share of characters left untouched with only the company name allow-listed: greetings,
   sign-offs, button labels, plan names and quantities are not PII and must survive.
 - *throughput*: short texts per second, batched, one process beside stock Presidio in one process,
-  and the same scrubber with ``--workers`` processes (``AION_SCRUB_WORKERS``; default: the cores).
+  and the same scrubber with ``--workers`` processes (``AION_SCRUB_WORKERS``; default: the cores, at most 4).
 
 "Presidio as it comes" is ``AnalyzerEngine`` with the same spaCy model, its default recognizers
 and default score threshold, anonymized with ``AnonymizerEngine``'s default conflict handling.
@@ -726,8 +726,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout-seed", type=int, default=2026)
     parser.add_argument("--heldout-samples", type=int, default=960)
     parser.add_argument("--short", type=int, default=400, help="short texts per set for the throughput run")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="processes for the pooled throughput column (AION_SCRUB_WORKERS); 1 leaves it out")
+    parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 4),
+                        help="processes for the pooled throughput column (AION_SCRUB_WORKERS; default: the cores, "
+                             "at most 4, each loading its own model); 1 leaves it out")
     parser.add_argument("--no-write", action="store_true", help="print only, do not touch docs/")
     parser.add_argument("--show-misses", type=int, default=0, help="print N misses per type, in context")
     args = parser.parse_args(argv)
