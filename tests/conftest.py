@@ -35,6 +35,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group("slow"))
 
 
+@pytest.fixture(autouse=True)
+def _settings_read_per_test() -> Iterator[None]:
+    """Every test reads the AION_* settings afresh: ``get_settings`` caches them per process, so a
+    test that set an AION_* variable would otherwise see what an earlier test on the same xdist
+    worker cached (``test_console_user_add`` wrote its users file into another test's home)."""
+    from aion_assets.core.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 PG_HOST = os.environ.get("AION_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("AION_TEST_PG_PORT", "5432"))
 PG_SUPERUSER = os.environ.get("AION_TEST_PG_USER", "postgres")

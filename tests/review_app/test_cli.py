@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,7 +22,6 @@ from click.testing import CliRunner
 
 from aion_assets.cli import _register, main
 from aion_assets.core.auth import Role
-from aion_assets.core.settings import get_settings
 from review_app.auth import UserDirectory
 from tests.conftest import Database
 from tests.support import free_ports, log_tail
@@ -33,16 +31,7 @@ from .conftest import PASSWORD
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def fresh_settings() -> Iterator[None]:
-    """Settings are read once per process: a test that ran earlier in this xdist worker may have
-    cached them with another AION_CONSOLE_USERS (the command then wrote to that test's AION_HOME)."""
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def test_console_user_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_settings: None) -> None:
+def test_console_user_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _register()
     users = tmp_path / "users.yaml"
     monkeypatch.setenv("AION_CONSOLE_USERS", str(users))
