@@ -416,13 +416,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _leave_process_group() -> None:
-    """Under ``accelerate launch``, leave the process group before the interpreter exits: left to
-    exit, a rank's communication threads were torn down while still joinable and the rank aborted
-    ("terminate called without an active exception", SIGABRT) after training had finished, in
-    about one launch of five on this project's CPU machines."""
+    """Under ``accelerate launch``, wait for every rank (rank 0 saves the adapter while the others
+    return at once) and leave the process group before the interpreter exits. A two-process CPU
+    launch sometimes aborted one rank after training had finished ("terminate called without an
+    active exception", SIGABRT); leaving together is the orderly exit torch asks for. Whether it
+    removes that abort is not proven: it was rare and load-dependent."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()  # rank 0 may still be saving the adapter: leave together
         dist.destroy_process_group()
 
 
