@@ -6,12 +6,14 @@ default score threshold (0, with each recognizer's own thresholds), asked only f
 project scrubs (``STOCK_TYPES``). It shares the scrubber's spaCy pipeline: the text is parsed once
 and both the stock recognizers and the project's read the same ``NlpArtifacts``.
 
-Two differences from ``AnalyzerEngine()`` as it comes, both neutral or wider:
+Three differences from ``AnalyzerEngine()`` as it comes, each neutral or wider:
 - the e-mail recognizer validates the domain with tldextract's bundled public-suffix snapshot
   (stock fetches the list over HTTP on first use, which production hosts must never do); the
   rule is the same (``fqdn != ""``);
 - the scrubber's spaCy entity mapping also maps ``FAC`` (buildings, airports, streets) to
-  LOCATION, which stock leaves unmapped: stock's LOCATION spans are a subset of what it sees.
+  LOCATION, which stock leaves unmapped: stock's LOCATION spans are a subset of what it sees;
+- the phone recognizer is stock's on a matcher that parses each distinct candidate once
+  (``phones``): the same matches, about a third of the layer's time saved.
 ``tests/memory/test_scrub_stock.py`` compares this layer with a real stock ``AnalyzerEngine``.
 
 Types stock detects that the project does not scrub, and why:
@@ -66,8 +68,10 @@ class StockLayer:
 
     def __init__(self, nlp_engine: NlpEngine) -> None:
         from presidio_analyzer import AnalyzerEngine
-        from presidio_analyzer.predefined_recognizers import EmailRecognizer
+        from presidio_analyzer.predefined_recognizers import EmailRecognizer, PhoneRecognizer
         from presidio_analyzer.recognizer_registry import RecognizerRegistryProvider
+
+        from aion_assets.memory.scrub.phones import memo_phone_recognizer
 
         registry = RecognizerRegistryProvider(
             registry_configuration={"supported_languages": ["en"]}
@@ -75,6 +79,8 @@ class StockLayer:
         registry.add_nlp_recognizer(nlp_engine=nlp_engine)
         registry.recognizers = [r for r in registry.recognizers if not isinstance(r, EmailRecognizer)]
         registry.add_recognizer(offline_email_recognizer())
+        registry.recognizers = [memo_phone_recognizer(r) if type(r) is PhoneRecognizer else r
+                                for r in registry.recognizers]
         self._engine: AnalyzerEngine = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine,
                                                       supported_languages=["en"])
         self.entities = [e for e in STOCK_TYPES if e in set(self._engine.get_supported_entities("en"))]

@@ -13,6 +13,7 @@ from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
+from aion_assets.memory.scrub.phones import MemoPhoneNumberMatcher
 from aion_assets.memory.scrub.recognizers import make_result
 
 
@@ -88,7 +89,7 @@ class AionPhoneRecognizer(EntityRecognizer):
         for window in _DIGIT_RUN.finditer(text):
             chunk, base = window.group(), window.start()
             for region in self.REGIONS:
-                for m in phonenumbers.PhoneNumberMatcher(chunk, region, leniency=phonenumbers.Leniency.POSSIBLE):
+                for m in MemoPhoneNumberMatcher(chunk, region, leniency=phonenumbers.Leniency.POSSIBLE):
                     # short "possible" numbers are order ids and error codes far more often than phones
                     start = base + m.start
                     if (sum(c.isdigit() for c in m.raw_string) >= 7 and not _ID_PREFIX.search(text[:start])
