@@ -4,7 +4,8 @@
   silently stayed in one process would fail here);
 - a daemonic process (a Celery prefork child) cannot start workers: it analyses alone, says why,
   and gives the same detections;
-- a worker that dies loses nothing: its chunk is analysed in the caller;
+- a worker that dies loses nothing: its piece is analysed in the caller;
+- the caller takes back the pieces a busy worker has not started;
 - ``AION_SCRUB_WORKERS`` is validated and reaches ``get_scrubber``.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -55,6 +57,22 @@ def test_two_processes_give_exactly_the_detections_of_one(one: Scrubber, two: Sc
     assert two.pool.parallel_batches == before + 1
     policy = ScrubPolicy(allow_list=("Acme",))
     assert two.scrub_many(texts, policy) == one.scrub_many(texts, policy)
+
+
+def test_the_caller_takes_back_pieces_a_busy_worker_has_not_started(one: Scrubber, two: Scrubber) -> None:
+    assert two.pool is not None and two.pool._executor is not None
+    texts = _texts()
+    pieces = two.pool.workers * two.pool.pieces
+    busy = two.pool._executor.submit(time.sleep, 8)  # the one worker is busy while the batch is shared
+    before = two.pool.taken_back
+    assert two.detect_many(texts) == one.detect_many(texts)
+    busy.result()
+    # The worker had at most the two pieces queued behind the sleep (the executor's call queue holds
+    # workers + 1 items); the caller took back all the others.
+    assert two.pool.taken_back - before >= pieces - 3
+    shared = two.pool.parallel_batches
+    assert two.detect_many(texts) == one.detect_many(texts)  # an idle worker shares the work again
+    assert two.pool.parallel_batches == shared + 1
 
 
 def test_a_small_batch_stays_in_the_caller(two: Scrubber) -> None:

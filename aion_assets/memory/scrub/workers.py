@@ -3,8 +3,9 @@
 The analysis (one spaCy parse, stock Presidio and the project's recognizers) is pure CPU work in
 Python and spaCy's single-threaded kernels, so one process uses one core. A large batch (a
 backfill after a scrubber version change, an export's first analysis, a dataset build after many
-approvals) is cut into one chunk per process: the calling process analyses the first chunk itself
-while N - 1 spawned workers analyse the others.
+approvals) is cut into a few pieces per process: N - 1 spawned workers take pieces from the front,
+the calling process analyses the first one and then takes back from the end those that no worker
+has started (``AnalysisPool.map``).
 
 Contract:
 - the result is exactly ``detect_many``'s in one process: each worker builds its own ``Scrubber``
@@ -91,14 +92,17 @@ class AnalysisPool:
             the workers').
         workers: processes in all, the caller included (>= 2).
         min_batch: batches with fewer distinct texts are analysed in the caller alone.
+        pieces: pieces per process a shared batch is cut into (``map``).
     """
 
-    def __init__(self, scrubber: Engine, workers: int, min_batch: int = 128) -> None:
+    def __init__(self, scrubber: Engine, workers: int, min_batch: int = 128, pieces: int = 4) -> None:
         if workers < 2:
             raise ValueError(f"an analysis pool needs 2 or more processes, got {workers}")
         self.workers = workers
         self.min_batch = min_batch
+        self.pieces = max(1, pieces)
         self.parallel_batches = 0  # batches that were shared with the workers
+        self.taken_back = 0  # pieces the caller analysed itself because no worker had started them
         self.unavailable: str | None = None  # why the workers are not used, once they cannot be
         self._executor: ProcessPoolExecutor | None = None
         if multiprocessing.current_process().daemon:
@@ -128,27 +132,42 @@ class AnalysisPool:
             self._executor = None
 
     def map(self, texts: list[str], here: Callable[[list[str]], list[list[Detection]]]) -> list[list[Detection]]:
-        """``here(texts)``, with all but the first chunk analysed by the workers when it pays."""
+        """``here(texts)``, shared with the workers when it pays (same result, same order).
+
+        The batch is cut into ``pieces`` pieces per process. The workers take pieces from the front;
+        the caller analyses the first piece, then takes back, from the end, each piece no worker has
+        started yet. However uneven the pieces' cost (texts with digits cost more) or the processes'
+        speed, no process waits idle for more than about one piece.
+        """
         if self._executor is None or len(texts) < self.min_batch:
             return here(texts)
-        parts = chunks(texts, self.workers)
+        parts = chunks(texts, self.workers * self.pieces)
         try:
             futures = [self._executor.submit(_detect, part) for part in parts[1:]]
         except RuntimeError as exc:  # BrokenProcessPool is a RuntimeError: a worker died earlier
             self._off(f"a worker stopped: {exc}")
             return here(texts)
-        out = here(parts[0])
-        shared = True
-        for part, future in zip(parts[1:], futures, strict=True):
+        done: list[list[list[Detection]] | None] = [here(parts[0])] + [None] * len(futures)
+        for k in range(len(futures), 0, -1):
+            if not futures[k - 1].cancel():  # a worker has it (pieces go to the workers in order)
+                break
+            done[k] = here(parts[k])
+            self.taken_back += 1
+        by_worker, failed = 0, False
+        for k, future in enumerate(futures, start=1):
+            if done[k] is not None:
+                continue
             try:
-                out.extend(future.result())
-            except Exception as exc:  # a worker that died or refused: its chunk is analysed here
+                done[k] = future.result()
+                by_worker += 1
+            except Exception as exc:  # a worker that died or refused: its piece is analysed here
                 self._off(f"a worker failed: {type(exc).__name__}: {exc}")
-                out.extend(here(part))
-                shared = False
-        self.parallel_batches += shared
-        return out
+                done[k] = here(parts[k])
+                failed = True
+        self.parallel_batches += bool(by_worker) and not failed
+        return [d for part in done if part is not None for d in part]
 
     def stats(self) -> dict[str, Any]:
         """Processes, batches shared, and why the workers are off (None when they are on)."""
-        return {"workers": self.workers, "parallel_batches": self.parallel_batches, "unavailable": self.unavailable}
+        return {"workers": self.workers, "parallel_batches": self.parallel_batches, "taken_back": self.taken_back,
+                "unavailable": self.unavailable}
