@@ -51,14 +51,17 @@ def machine() -> str:
 
 
 def _git_rev() -> str:
+    """HEAD's short hash, and whether code outside docs/ differed from it (the figures were then
+    measured on that uncommitted code, not on the commit)."""
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=DOC.parent,
-        ).stdout.strip()
+        def git(*args: str) -> str:
+            return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                                  cwd=DOC.parent).stdout.strip()
+
+        rev = git("rev-parse", "--short", "HEAD")
+        dirty = [line for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
+                 if not line[3:].startswith("docs/")]
+        return f"{rev} with uncommitted changes" if dirty else rev
     except (OSError, subprocess.CalledProcessError):
         return "uncommitted"
 
