@@ -4,7 +4,7 @@ Run from the repository root::
 
     python -m bench.bench_scrub [--set both|heldout|tuning] [--seed 7] [--samples 600]
                                 [--heldout-seed 2026] [--heldout-samples 960] [--workers 2]
-                                [--show-misses 8] [--no-write]
+                                [--baseline-rev ea1fb28] [--show-misses 8] [--no-write]
 
 Two labelled sets, reported side by side (docs/benchmarks.md is written only with ``--set both``):
 
@@ -31,7 +31,9 @@ Measures (the same for both scrubbers, computed on the spans each one finally re
   the share of characters left untouched with only the company name allow-listed: greetings,
   sign-offs, button labels, plan names and quantities are not PII and must survive.
 - *throughput*: short texts per second, batched, one process beside stock Presidio in one process,
-  and the same scrubber with ``--workers`` processes (``AION_SCRUB_WORKERS``; default: the cores, at most 4).
+  and the same scrubber with ``--workers`` processes (``AION_SCRUB_WORKERS``; default: the cores, at most 4);
+  with ``--baseline-rev``, the scrubber of that git revision on the same texts (ea1fb28 is the one issue 11
+  measured at 427 texts/s on another machine: its own recognizers only, no stock layer, no re-scan).
 
 "Presidio as it comes" is ``AnalyzerEngine`` with the same spaCy model, its default recognizers
 and default score threshold, anonymized with ``AnonymizerEngine``'s default conflict handling.
@@ -441,6 +443,49 @@ def _render(text: str, spans: list[tuple[int, int, str]]) -> str:
     return "".join(out) + text[last:]
 
 
+_AT_REV = """
+import json, os, sys, time
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+from aion_assets.memory.scrub.engine import Scrubber, ScrubPolicy
+job = json.load(sys.stdin)
+scrubber = Scrubber()
+scrubber.scrub("warm up")
+policy = ScrubPolicy(allow_list=tuple(job["allow"]))
+best = 0.0
+for texts in job["rounds"]:
+    t0 = time.perf_counter()
+    scrubber.scrub_many(texts, policy)
+    best = max(best, len(texts) / (time.perf_counter() - t0))
+print(best)
+"""
+
+
+def scrubber_at(rev: str, rounds: list[list[str]], allow: list[str]) -> float:
+    """Batched short texts/s of the scrubber at git revision REV (best of ROUNDS, one process).
+
+    The revision's tree is exported to a temporary folder (``git archive``) and its
+    ``Scrubber.scrub_many`` is timed in a subprocess on the same texts and allow-list, with this
+    environment's packages: a baseline measured on the same machine in the same run.
+    """
+    import io
+    import json
+    import subprocess
+    import sys
+    import tarfile
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "archive", rev], cwd=root, capture_output=True, check=True).stdout
+    with tempfile.TemporaryDirectory(prefix="aion-scrubber-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        env = {**os.environ, "PYTHONPATH": tmp}
+        out = subprocess.run([sys.executable, "-c", _AT_REV], input=json.dumps({"rounds": rounds, "allow": allow}),
+                             cwd=tmp, env=env, capture_output=True, text=True, check=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
 def _best_batched(fn: Any, texts: list[str], runs: int) -> float:
     best = 0.0
     for _ in range(runs):
@@ -583,7 +628,7 @@ def _f(d: dict[str, Any], t: str) -> str:
 
 
 def _report(runs: list[SetRun], judged: SetRun, domain_rows: list[str], seeds: dict[str, str],
-            loads: tuple[str, str]) -> tuple[str, bool]:
+            loads: tuple[str, str], baseline_rev: str = "") -> tuple[str, bool]:
     met, safe_met = _verdicts(judged)
     head = "| entity type | " + " | ".join(
         f"{r.name}: n | {r.name}: AION | {r.name}: AION typed | {r.name}: Presidio stock" for r in runs)
@@ -640,6 +685,12 @@ def _report(runs: list[SetRun], judged: SetRun, domain_rows: list[str], seeds: d
                        f"{tp['analyses']:.2f} | {tp['parse']:.0f} | {tp['parse'] / tp['analyses']:.0f} | "
                        f"{tp['single']:.0f} | "
                        f"{tp['p50_ms']:.1f} ms |")
+    revs = [f"{r.name} {r.tp['rev']:.0f} texts/s (AION now, one process: {r.tp['ours']:.0f}, "
+            f"{r.tp['ours'] / r.tp['rev']:.2f}x)" for r in runs if "rev" in r.tp]
+    if revs:
+        tp_rows += ["", f"The scrubber at `{baseline_rev}` (before issue 11: its own recognizers only, no stock "
+                    "layer, no re-scan), same texts and allow-list, one process, best of the same 3 rounds, timed in a "
+                    "subprocess after the runs above: " + "; ".join(revs) + "."]
     ok = all(met.values()) and safe_met and tps_met
     unmet = [t for t in TYPES if not met[t]] + ([] if safe_met else ["safe text kept"]) + (
         [] if tps_met else [f"{SHORT_TARGET_TPS:.0f} short texts/s"])
@@ -757,6 +808,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 4),
                         help="processes for the pooled throughput column (AION_SCRUB_WORKERS; default: the cores, "
                              "at most 4, each loading its own model); 1 leaves it out")
+    parser.add_argument("--baseline-rev", default="",
+                        help="also time the scrubber of this git revision (e.g. ea1fb28, the one issue 11 "
+                             "measured at 427 texts/s elsewhere) on the same texts, in a subprocess")
     parser.add_argument("--no-write", action="store_true", help="print only, do not touch docs/")
     parser.add_argument("--show-misses", type=int, default=0, help="print N misses per type, in context")
     args = parser.parse_args(argv)
@@ -803,6 +857,8 @@ def main(argv: list[str] | None = None) -> int:
             if pooled_scrubber is not None:
                 verdict.cache_clear()
                 pooled = max(pooled, _best_batched(lambda ts, p=policy: pooled_scrubber.scrub_many(ts, p), texts, 1))
+        if args.baseline_rev:
+            r.tp["rev"] = scrubber_at(args.baseline_rev, rounds, allow)
         r.short = rounds[0]
         lat = []
         verdict.cache_clear()
@@ -840,7 +896,7 @@ def main(argv: list[str] | None = None) -> int:
                                f"{sum(map(len, mine))} | {kept_share(dtexts, theirs_spans):.4f} | "
                                f"{sum(map(len, theirs_spans))} |")
 
-    body, ok = _report(runs, judged, domain_rows, seeds, loads)
+    body, ok = _report(runs, judged, domain_rows, seeds, loads, args.baseline_rev)
     print(body)
     if args.show_misses:
         for r in runs:
@@ -858,7 +914,7 @@ def main(argv: list[str] | None = None) -> int:
     write_section("scrub", "PII scrubbing: recall on the tuning and held-out sets, safe text, throughput", body,
                   command=f"python -m bench.bench_scrub --set both --seed {args.seed} --samples {args.samples} "
                           f"--heldout-seed {args.heldout_seed} --heldout-samples {args.heldout_samples} "
-                          f"--workers {args.workers}")
+                          f"--workers {args.workers}" + (f" --baseline-rev {args.baseline_rev}" if args.baseline_rev else ""))
     return 0 if ok else 1
 
 
