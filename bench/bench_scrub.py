@@ -857,8 +857,7 @@ def main(argv: list[str] | None = None) -> int:
             if pooled_scrubber is not None:
                 verdict.cache_clear()
                 pooled = max(pooled, _best_batched(lambda ts, p=policy: pooled_scrubber.scrub_many(ts, p), texts, 1))
-        if args.baseline_rev:
-            r.tp["rev"] = scrubber_at(args.baseline_rev, rounds, allow)
+        at_rev = scrubber_at(args.baseline_rev, rounds, allow) if args.baseline_rev else None
         r.short = rounds[0]
         lat = []
         verdict.cache_clear()
@@ -877,7 +876,7 @@ def main(argv: list[str] | None = None) -> int:
         scrubber.scrub_many(r.short, policy)
         del scrubber.detect_many
         r.tp = {"ours": ours, "stock": theirs, "single": len(r.short) / sum(lat), "analyses": parses[0] / len(r.short),
-                "parse": parse,
+                "parse": parse, **({"rev": at_rev} if at_rev is not None else {}),
                 "p50_ms": statistics.median(lat) * 1e3, "workers": args.workers}
         if pooled_scrubber is not None:
             assert pooled_scrubber.pool is not None and pooled_scrubber.pool.unavailable is None, \
