@@ -4,7 +4,8 @@
   silently stayed in one process would fail here);
 - a daemonic process (a Celery prefork child) cannot start workers: it analyses alone, says why,
   and gives the same detections;
-- a worker that dies loses nothing: its piece is analysed in the caller;
+- a worker that dies loses nothing: its piece is analysed in the caller; one that hangs is stopped
+  after the pool's patience, and its pieces are analysed in the caller;
 - the caller takes back the pieces a busy worker has not started;
 - ``AION_SCRUB_WORKERS`` is validated and reaches ``get_scrubber``.
 """
@@ -111,6 +112,23 @@ def test_a_worker_that_dies_loses_nothing(one: Scrubber) -> None:
     assert scrubber.detect_many(texts) == one.detect_many(texts)
     assert scrubber.pool.unavailable and "worker" in scrubber.pool.unavailable
     assert scrubber.detect_many(texts[:150]) == one.detect_many(texts[:150])  # later calls: the caller alone
+
+
+def test_a_worker_that_hangs_is_stopped_and_loses_nothing(one: Scrubber) -> None:
+    scrubber = Scrubber(workers=2)
+    assert scrubber.pool is not None and scrubber.pool._executor is not None
+    scrubber.pool._warmup[0].result(timeout=300)
+    processes = list(scrubber.pool._executor._processes.values())
+    scrubber.pool._executor.submit(time.sleep, 600)  # the worker hangs: it never answers
+    scrubber.pool.patience = (3.0, 0.0)
+    texts = _texts()
+    t0 = time.monotonic()
+    assert scrubber.detect_many(texts) == one.detect_many(texts)
+    assert time.monotonic() - t0 < 300  # waited for the patience, not for the sleep
+    assert scrubber.pool.unavailable and "did not answer" in scrubber.pool.unavailable
+    for process in processes:
+        process.join(30)
+        assert not process.is_alive()  # the hung worker was stopped, not left behind
 
 
 def test_chunks_are_contiguous_balanced_and_never_empty() -> None:

@@ -15,8 +15,9 @@ Contract:
   when the scrubber is built, so their model load overlaps the caller's, and live until it is
   collected or the interpreter exits;
 - where processes cannot be started (a daemonic process, such as a Celery prefork child, may not
-  have children) or a worker dies, the analysis runs in the calling process, with one warning in
-  the log naming why; nothing is lost and the result is the same;
+  have children), a worker dies, or a worker does not answer in time (``patience``: it is then
+  stopped), the analysis runs in the calling process, with one warning in the log naming why;
+  nothing is lost and the result is the same;
 - small batches (below ``min_batch`` distinct texts) stay in the calling process: shipping them
   costs more than it saves.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -93,14 +95,20 @@ class AnalysisPool:
         workers: processes in all, the caller included (>= 2).
         min_batch: batches with fewer distinct texts are analysed in the caller alone.
         pieces: pieces per process a shared batch is cut into (``map``).
+        patience: (seconds, seconds per text): how long a batch waits for the workers' pieces, from
+            when they are handed out (a piece takes milliseconds per text; the floor covers the
+            workers' model load). A worker that has not answered by then is taken for hung: it is
+            stopped and its pieces are analysed in the caller.
     """
 
-    def __init__(self, scrubber: Engine, workers: int, min_batch: int = 128, pieces: int = 4) -> None:
+    def __init__(self, scrubber: Engine, workers: int, min_batch: int = 128, pieces: int = 4,
+                 patience: tuple[float, float] = (120.0, 1.0)) -> None:
         if workers < 2:
             raise ValueError(f"an analysis pool needs 2 or more processes, got {workers}")
         self.workers = workers
         self.min_batch = min_batch
         self.pieces = max(1, pieces)
+        self.patience = patience
         self.parallel_batches = 0  # batches that were shared with the workers
         self.taken_back = 0  # pieces the caller analysed itself because no worker had started them
         self.unavailable: str | None = None  # why the workers are not used, once they cannot be
@@ -128,8 +136,13 @@ class AnalysisPool:
             self.unavailable = why
             log.warning("scrubber analysis runs in one process: %s", why)
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+            executor, self._executor = self._executor, None
+            # A hung worker never reads shutdown's sentinel: stop the processes themselves.
+            processes = list((getattr(executor, "_processes", None) or {}).values())
+            executor.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                if process.is_alive():
+                    process.kill()
 
     def map(self, texts: list[str], here: Callable[[list[str]], list[list[Detection]]]) -> list[list[Detection]]:
         """``here(texts)``, shared with the workers when it pays (same result, same order).
@@ -142,6 +155,8 @@ class AnalysisPool:
         if self._executor is None or len(texts) < self.min_batch:
             return here(texts)
         parts = chunks(texts, self.workers * self.pieces)
+        floor, per_text = self.patience
+        deadline = time.monotonic() + floor + per_text * (len(texts) - len(parts[0]))
         try:
             futures = [self._executor.submit(_detect, part) for part in parts[1:]]
         except RuntimeError as exc:  # BrokenProcessPool is a RuntimeError: a worker died earlier
@@ -158,8 +173,12 @@ class AnalysisPool:
             if done[k] is not None:
                 continue
             try:
-                done[k] = future.result()
+                done[k] = future.result(timeout=max(0.0, deadline - time.monotonic()))
                 by_worker += 1
+            except TimeoutError:  # a worker that hung: its piece is analysed here
+                self._off(f"a worker did not answer within {floor:.0f} s + {per_text:g} s per text; it was stopped")
+                done[k] = here(parts[k])
+                failed = True
             except Exception as exc:  # a worker that died or refused: its piece is analysed here
                 self._off(f"a worker failed: {type(exc).__name__}: {exc}")
                 done[k] = here(parts[k])
