@@ -310,7 +310,8 @@ def run_partition(
     # Dagster's per-event DEBUG lines, which would bury them on a terminal.
     quiet: dict[str, Any] = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     run_config: dict[str, Any] = {"ops": {}, **quiet}
-    train_cfg = {k: v for k, v in {"max_train_minutes": max_train_minutes, "max_steps": max_steps}.items() if v}
+    train_cfg = {k: v for k, v in {"max_train_minutes": max_train_minutes, "max_steps": max_steps,
+                                   "max_eval_rows": max_eval_rows}.items() if v}
     if train_cfg:
         run_config["ops"]["seal__lora_adapter"] = {"config": train_cfg}
     eval_cfg: dict[str, Any] = {"require_beats_control": list(require_beats_control)}

@@ -68,7 +68,8 @@ def seal() -> None:
 @click.option("--domain", required=True, help="Domain (the partition is TENANT/DOMAIN).")
 @click.option("--max-train-minutes", type=click.FloatRange(min=0.1), default=None, help="Override the time budget.")
 @click.option("--max-steps", type=click.IntRange(min=1), default=None, help="Override the step budget.")
-@click.option("--max-eval-rows", type=click.IntRange(min=1), default=None, help="Evaluate at most N eval rows.")
+@click.option("--max-eval-rows", type=click.IntRange(min=1), default=None,
+              help="Evaluate at most N eval rows (the training's held-out loss reads the same N).")
 def seal_run(
     tenant: str, domain: str, max_train_minutes: float | None, max_steps: int | None, max_eval_rows: int | None
 ) -> None:

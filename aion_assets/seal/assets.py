@@ -103,6 +103,11 @@ class LoraAdapterConfig(dg.Config):
     max_steps: int | None = Field(default=None, ge=1, description="Override: optimizer steps at most.")
     max_train_minutes: float | None = Field(default=None, gt=0, description="Override: training time budget.")
     seed: int | None = Field(default=None, ge=0, description="Override: training seed.")
+    max_eval_rows: int | None = Field(
+        default=None, ge=1,
+        description="Held-out rows the training's eval loss reads at most (the first ones, as the evaluation "
+                    "does); default: seal.yaml's evaluation.max_eval_rows (all).",
+    )
 
 
 @dg.asset(
@@ -130,12 +135,15 @@ def lora_adapter(
     tenant_id, domain = split_partition_key(partition)
     dataset = latest(context.instance, sft_dataset.key, partition, DatasetRef)
     settings = seal.settings_for(tenant_id, domain)
-    overrides = {k: v for k, v in config.model_dump().items() if v is not None}
+    overrides = {k: v for k, v in config.model_dump(exclude={"max_eval_rows"}).items() if v is not None}
     hp = settings.hyperparameters.model_copy(update=overrides)
     base = seal.base_model(settings.base_model)
     store = artifacts.get_store()
     train_rows = list(stored_rows(store, dataset.train_key))
-    eval_rows = list(stored_rows(store, dataset.eval_key))
+    # The eval loss is a forward pass over held-out rows after training (minutes on a CPU for a few
+    # hundred): it reads the rows the evaluation will judge, within the same budget.
+    max_eval_rows = config.max_eval_rows or seal.load_config().evaluation_for(tenant_id, domain).max_eval_rows
+    eval_rows = list(stored_rows(store, dataset.eval_key))[:max_eval_rows]
     if not train_rows:
         raise ConfigError(f"{partition}: the dataset version {dataset.version} has no training rows")
     context.log.info(
@@ -215,6 +223,7 @@ def lora_adapter(
             "frozen_cache": dg.MetadataValue.json(result.extra.get("frozen_cache") or {}),
             "final_loss": result.loss_curve[-1][1] if result.loss_curve else float("nan"),
             "eval_loss": result.eval_loss if result.eval_loss is not None else float("nan"),
+            "eval_loss_rows": len(eval_rows),
             "loss_curve": dg.MetadataValue.md(loss_curve_markdown(result.loss_curve)),
             "loss_curve_points": dg.MetadataValue.json([[s, round(v, 4)] for s, v in result.loss_curve]),
             "logged_steps": dg.MetadataValue.json([s for s, _ in progress.logged]),

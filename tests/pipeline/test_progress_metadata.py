@@ -92,7 +92,7 @@ def test_training_progress_reaches_the_run_log_the_metadata_and_the_display(
             partition_key=partition,
             resources={**backend.resources(), "seal": seal_resource},
             instance=instance,
-            run_config={"ops": {"seal__lora_adapter": {"config": {"max_steps": STEPS}}}},
+            run_config={"ops": {"seal__lora_adapter": {"config": {"max_steps": STEPS, "max_eval_rows": 3}}}},
             raise_on_error=False,
         )
     assert result.success, [e.message for e in result.all_events if e.is_failure]
@@ -104,6 +104,7 @@ def test_training_progress_reaches_the_run_log_the_metadata_and_the_display(
     assert [s for s, _ in points] == list(range(1, STEPS + 1))
     assert meta["steps"] == STEPS and meta["stopped_by"] == "max_steps" and meta["tokens_per_s"] > 0
     assert meta["tokens"] > 0
+    assert meta["eval_loss_rows"] == 3 and meta["eval_loss"] > 0  # the held-out loss within the eval budget
     cache = meta["frozen_cache"]
     assert cache["active"] and cache["start_block"] == 1 and cache["row_visits_from_cache"] > 0, cache
 
