@@ -26,12 +26,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     They train the real model, run Dagster's daemon or Celery workers, or start servers, and some
     wait on deadlines: run one at a time on one worker, beside the quick tests on the other, they
-    never contend with each other for the machine's cores.
+    never contend with each other for the machine's cores. A slow test marked ``shares_cores`` only
+    computes (no deadline to miss, nothing trained): it runs on either worker like a quick one, so
+    the slow group, the suite's longest path, does not wait for it.
     """
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:
-        if item.get_closest_marker("slow") is not None:
+        if item.get_closest_marker("slow") is not None and item.get_closest_marker("shares_cores") is None:
             item.add_marker(pytest.mark.xdist_group("slow"))
 
 

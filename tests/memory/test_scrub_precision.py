@@ -73,6 +73,7 @@ def _beyond_stock(scrubber: Scrubber, texts: list[str], policy: ScrubPolicy) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.shares_cores
 def test_demo_domains_survive_with_catalogue_allow_list(scrubber: Scrubber, domains: dict[str, DemoDomain]) -> None:
     # Stock Presidio takes product codes and button words ("Mode", "VB-9749") for names: those are
     # always scrubbed unless the tenant's (learned) vocabulary keeps them (issue 11). What is asserted
@@ -98,6 +99,7 @@ def test_demo_domains_survive_with_catalogue_allow_list(scrubber: Scrubber, doma
 
 
 @pytest.mark.slow
+@pytest.mark.shares_cores
 def test_demo_domains_keep_generic_words_with_company_allow_list(
     scrubber: Scrubber, domains: dict[str, DemoDomain]
 ) -> None:

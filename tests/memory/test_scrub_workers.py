@@ -27,7 +27,8 @@ from aion_assets.memory.scrub.workers import chunks
 
 from .scrub_texts import corpus
 
-pytestmark = pytest.mark.slow  # spawns processes that each load the spaCy model
+# Spawns processes that each load the spaCy model; computes only, so it need not wait for the slow group.
+pytestmark = [pytest.mark.slow, pytest.mark.shares_cores]
 
 
 def _texts() -> list[str]:

