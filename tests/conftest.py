@@ -29,19 +29,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     never contend with each other for the machine's cores. A slow test marked ``shares_cores`` only
     computes (no deadline to miss, nothing trained): it runs on either worker like a quick one, so
     the slow group, the suite's longest path, does not wait for it.
-
-    The test marked ``longest`` (the e2e loop: about a third of the slow tests' time) forms a group
-    of its own and is moved to the front: xdist hands out the largest group first (the slow one)
-    and then single tests in collection order, so the e2e loop starts at once on the other worker
-    instead of last in the slow group, with the quick tests filling both workers around them.
     """
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:
-        if item.get_closest_marker("slow") is None or item.get_closest_marker("shares_cores") is not None:
-            continue
-        item.add_marker(pytest.mark.xdist_group("longest" if item.get_closest_marker("longest") else "slow"))
-    items.sort(key=lambda item: item.get_closest_marker("longest") is None)  # stable: the rest keep their order
+        if item.get_closest_marker("slow") is not None and item.get_closest_marker("shares_cores") is None:
+            item.add_marker(pytest.mark.xdist_group("slow"))
 
 
 @pytest.fixture(autouse=True)

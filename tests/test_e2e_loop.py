@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.longest]  # its own xdist group, started first (tests/conftest.py)
+pytestmark = pytest.mark.slow
 
 # CI's budget (the whole suite must stay under 30 minutes on 2 cores): 28 training steps (about
 # 2.5 minutes on 2 idle cores, fp32 or bf16) and 24 held-out rows; both are enough for every
