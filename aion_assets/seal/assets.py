@@ -65,6 +65,17 @@ def _run_suffix(run_id: str) -> str:
     return suffix
 
 
+def _eval_row_budget(seal: SealResource, from_run: int | None, tenant_id: str, domain: str) -> int | None:
+    """Held-out rows the training's eval loss and the evaluation read at most: the run's config
+    (FROM_RUN) wins; runs the sensors launch have none, so seal.yaml's evaluation budget applies."""
+    return from_run or seal.load_config().evaluation_for(tenant_id, domain).max_eval_rows
+
+
+def _held_out_rows(store: Any, dataset: DatasetRef, budget: int | None) -> list[dict[str, Any]]:
+    """The first BUDGET held-out rows of DATASET (all of them with None), as both assets read them."""
+    return list(stored_rows(store, dataset.eval_key))[:budget]
+
+
 def model_name(base: str, tenant_id: str, domain: str) -> str:
     """The adapter family name, e.g. ``aion-base+seal-acme~support``.
 
@@ -142,8 +153,7 @@ def lora_adapter(
     train_rows = list(stored_rows(store, dataset.train_key))
     # The eval loss is a forward pass over held-out rows after training (minutes on a CPU for a few
     # hundred): it reads the rows the evaluation will judge, within the same budget.
-    max_eval_rows = config.max_eval_rows or seal.load_config().evaluation_for(tenant_id, domain).max_eval_rows
-    eval_rows = list(stored_rows(store, dataset.eval_key))[:max_eval_rows]
+    eval_rows = _held_out_rows(store, dataset, _eval_row_budget(seal, config.max_eval_rows, tenant_id, domain))
     if not train_rows:
         raise ConfigError(f"{partition}: the dataset version {dataset.version} has no training rows")
     context.log.info(
@@ -309,9 +319,9 @@ def evaluation_report(
     store = artifacts.get_store()
     # The run's config wins; runs the sensors launch have none, so seal.yaml's evaluation budget applies.
     budget = seal.load_config().evaluation_for(tenant_id, domain)
-    max_eval_rows = config.max_eval_rows or budget.max_eval_rows
+    max_eval_rows = _eval_row_budget(seal, config.max_eval_rows, tenant_id, domain)
     max_new_tokens = config.max_new_tokens or budget.max_new_tokens
-    eval_rows = list(stored_rows(store, dataset.eval_key))[:max_eval_rows]
+    eval_rows = _held_out_rows(store, dataset, max_eval_rows)
     scenarios = seal.scenarios_for(tenant_id, domain)
     style = settings.style
     if style.is_empty and scenarios is not None and scenarios.style is not None:
